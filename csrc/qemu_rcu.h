@@ -1,0 +1,394 @@
+/*
+ * qemu_rcu.h: userspace read-copy-update with QEMU's C API.
+ *
+ * Readers bracket their use of shared data with rcu_read_lock() and
+ * rcu_read_unlock(); they never block and never wait for writers.  A writer
+ * publishes a new version with qatomic_rcu_set() and frees the old one only
+ * after a grace period, either by waiting in synchronize_rcu() or by handing
+ * it to call_rcu1(), whose callback runs on a single background thread once
+ * every reader that could still see the old version has left its section.
+ *
+ * Two ways to use this header:
+ *
+ *  - Inside the package, or in a program linked against the core, define
+ *    QEMU_RCU_CORE before including it; every function is a direct call.
+ *  - In any other C extension, include it as is, call import_qemu_rcu() once
+ *    (from the module's init function, holding the GIL) and use the same
+ *    names: they reach the one RCU domain of the process through the capsule
+ *    "qemu_rcu._C_API".  Every translation unit that uses RCU calls
+ *    import_qemu_rcu() once, or defines QEMU_RCU_API_EXTERN (see below).
+ *
+ * Differences from QEMU, all deliberate: a thread is registered on its first
+ * rcu_read_lock() and unregistered when it exits; registering twice or
+ * unregistering twice is harmless; synchronize_rcu() or drain_call_rcu()
+ * inside the caller's own read-side section, drain_call_rcu() from a
+ * callback, and an unbalanced rcu_read_unlock() print what went wrong and
+ * abort instead of hanging or corrupting state; the grace-period counter is
+ * snapshotted at full width; a process forked inside a read-side section
+ * stays inside it in the child and keeps working.
+ */
+#ifndef QEMU_RCU_H
+#define QEMU_RCU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped when struct qemu_rcu_api changes incompatibly. */
+#define QEMU_RCU_API_VERSION 1
+
+/* ---- Types shared by both modes ---------------------------------------- */
+
+struct rcu_head;
+typedef void RCUCBFunc(struct rcu_head *head);
+
+/* The link a callback needs; embed it (at offset 0 for call_rcu/free_rcu). */
+struct rcu_head {
+    struct rcu_head *next;
+    RCUCBFunc *func;
+};
+
+/* A force-RCU notifier: notify(n, NULL) asks its reader to leave its section
+ * soon.  It runs on the writer's thread with the registry lock held, so it
+ * must only kick the reader (set a flag, send a wake-up), never block. */
+typedef struct Notifier Notifier;
+struct Notifier {
+    void (*notify)(Notifier *notifier, void *data);
+    Notifier *next_;                       /* private */
+};
+
+/* One per thread.  The first three fields are read by the inline fast path;
+ * the rest belongs to the core. */
+struct rcu_reader_data {
+    unsigned long ctr;      /* 0 outside a section, else the counter snapshot */
+    bool waiting;           /* a writer wants to hear about the next unlock */
+    unsigned depth;         /* nesting depth; touched only by the owner */
+    bool registered;
+    struct rcu_reader_data *next_, **pprev_;
+    Notifier *force_rcu_;
+};
+
+/* Counters from rcu_get_stats(); each is a snapshot, not a consistent set. */
+struct rcu_stats {
+    uint64_t grace_periods;       /* grace periods completed */
+    uint64_t callbacks_queued;    /* call_rcu1() calls so far */
+    uint64_t callbacks_invoked;   /* callbacks that have returned */
+    uint64_t callbacks_pending;   /* queued and not yet started */
+    unsigned registered_threads;  /* threads in the reader registry */
+    bool membarrier;              /* readers pay only a compiler barrier */
+};
+
+/* What the capsule "qemu_rcu._C_API" points to (see import_qemu_rcu()). */
+struct qemu_rcu_api {
+    unsigned int version;                 /* QEMU_RCU_API_VERSION */
+    unsigned int size;                    /* sizeof(struct qemu_rcu_api) */
+    unsigned long *gp_ctr;
+    const bool *membarrier_active;
+    struct rcu_reader_data *(*get_ptr_rcu_reader)(void);
+    void (*reader_first_lock)(struct rcu_reader_data *r);
+    void (*reader_wake_writer)(struct rcu_reader_data *r);
+    void (*unbalanced_unlock)(void);
+    void (*rcu_register_thread)(void);
+    void (*rcu_unregister_thread)(void);
+    void (*synchronize_rcu)(void);
+    void (*synchronize_rcu_expedited)(void);
+    unsigned long (*get_state_synchronize_rcu)(void);
+    bool (*poll_state_synchronize_rcu)(unsigned long cookie);
+    void (*call_rcu1)(struct rcu_head *head, RCUCBFunc *func);
+    void (*drain_call_rcu)(void);
+    void (*rcu_add_force_rcu_notifier)(Notifier *n);
+    void (*rcu_remove_force_rcu_notifier)(Notifier *n);
+    void (*rcu_enable_atfork)(void);
+    void (*rcu_disable_atfork)(void);
+    void (*rcu_get_stats)(struct rcu_stats *out);
+    void (*free_head)(struct rcu_head *head);
+};
+
+/* The counter's bit 0 is always set, so a snapshot is never 0 ("idle"). */
+#define RCU_GP_LOCKED 1UL
+#define RCU_GP_CTR    2UL
+
+#ifdef QEMU_RCU_CORE
+/* ---- Direct mode: the core is linked into this binary ------------------ */
+
+#ifndef QEMU_RCU_EXPORT
+#define QEMU_RCU_EXPORT __attribute__((visibility("hidden")))
+#endif
+
+QEMU_RCU_EXPORT extern unsigned long rcu_gp_ctr;
+QEMU_RCU_EXPORT extern bool rcu_membarrier_active;
+QEMU_RCU_EXPORT extern __thread struct rcu_reader_data rcu_reader;
+
+/* This thread's reader record (QEMU's accessor name). */
+static inline struct rcu_reader_data *get_ptr_rcu_reader(void)
+{
+    return &rcu_reader;
+}
+
+/* Register the calling thread as a reader; idempotent.  Optional: the first
+ * rcu_read_lock() does it, and a thread is unregistered when it exits. */
+QEMU_RCU_EXPORT void rcu_register_thread(void);
+/* Remove the calling thread from the registry; idempotent.  Aborts with a
+ * message if called inside a read-side section. */
+QEMU_RCU_EXPORT void rcu_unregister_thread(void);
+
+/* Wait until every read-side section that began before the call has ended.
+ * Aborts with a message if called inside the caller's own section. */
+QEMU_RCU_EXPORT void synchronize_rcu(void);
+/* synchronize_rcu() that forces the grace period at once: readers' force-RCU
+ * notifiers fire and the writer sleeps on an event instead of polling. */
+QEMU_RCU_EXPORT void synchronize_rcu_expedited(void);
+/* A cookie for poll_state_synchronize_rcu(): true once a full grace period
+ * has passed since get_state_synchronize_rcu() returned it. */
+QEMU_RCU_EXPORT unsigned long get_state_synchronize_rcu(void);
+QEMU_RCU_EXPORT bool poll_state_synchronize_rcu(unsigned long cookie);
+
+/* Run func(head) once on the callback thread after a grace period.  Never
+ * blocks; legal anywhere, including inside sections and callbacks.  head must
+ * stay untouched until func runs.  Callbacks run in the order enqueued. */
+QEMU_RCU_EXPORT void call_rcu1(struct rcu_head *head, RCUCBFunc *func);
+/* Wait until every callback this thread enqueued earlier has returned.
+ * Aborts with a message inside a read-side section or from a callback. */
+QEMU_RCU_EXPORT void drain_call_rcu(void);
+
+/* Ask writers to kick this thread through n while it is in a section. */
+QEMU_RCU_EXPORT void rcu_add_force_rcu_notifier(Notifier *n);
+QEMU_RCU_EXPORT void rcu_remove_force_rcu_notifier(Notifier *n);
+
+/* Fork handling is on by default: the child gets a working RCU with the
+ * forking thread as its only reader.  Disable it only before an exec. */
+QEMU_RCU_EXPORT void rcu_enable_atfork(void);
+QEMU_RCU_EXPORT void rcu_disable_atfork(void);
+
+/* True inside a read-side section of the calling thread. */
+static inline bool rcu_read_lock_held(void)
+{
+    return get_ptr_rcu_reader()->depth > 0;
+}
+
+QEMU_RCU_EXPORT void rcu_get_stats(struct rcu_stats *out);
+
+/* Out-of-line lock/unlock for bindings that cannot inline (QEMU's Rust uses
+ * the same idea under the names rust_rcu_read_lock/unlock). */
+QEMU_RCU_EXPORT void qemu_rcu_read_lock(void);
+QEMU_RCU_EXPORT void qemu_rcu_read_unlock(void);
+
+/* free() obj's memory after a grace period; used by free_rcu(). */
+QEMU_RCU_EXPORT void qemu_rcu_free_head(struct rcu_head *head);
+
+/* Slow paths of the inline lock/unlock; not for direct use. */
+QEMU_RCU_EXPORT void qemu_rcu_reader_first_lock(struct rcu_reader_data *r);
+QEMU_RCU_EXPORT void qemu_rcu_reader_wake_writer(struct rcu_reader_data *r);
+QEMU_RCU_EXPORT void qemu_rcu_unbalanced_unlock(void) __attribute__((noreturn));
+
+#else
+/* ---- Capsule mode: another extension module owns the core -------------- */
+
+/* Python.h should come first in the including file; this is a fallback. */
+#include <Python.h>
+
+/* One table pointer per translation unit, unless the program defines
+ * QEMU_RCU_API_EXTERN in every file but one to share a single pointer. */
+#ifdef QEMU_RCU_API_EXTERN
+extern const struct qemu_rcu_api *qemu_rcu_api;
+#else
+static const struct qemu_rcu_api *qemu_rcu_api;
+#endif
+static __thread struct rcu_reader_data *qemu_rcu_reader_cache;
+
+/* Import the RCU domain from the qemu_rcu package.  Call with the GIL held;
+ * returns 0, or -1 with a Python exception set. */
+static inline int import_qemu_rcu(void)
+{
+    const struct qemu_rcu_api *api =
+        (const struct qemu_rcu_api *)PyCapsule_Import("qemu_rcu._C_API", 0);
+    if (api == NULL) {
+        return -1;
+    }
+    if (api->version != QEMU_RCU_API_VERSION ||
+        api->size < sizeof(struct qemu_rcu_api)) {
+        PyErr_Format(PyExc_ImportError,
+                     "qemu_rcu C API version %u, this module was built "
+                     "for version %u", api->version, QEMU_RCU_API_VERSION);
+        return -1;
+    }
+    qemu_rcu_api = api;
+    return 0;
+}
+
+static inline struct rcu_reader_data *get_ptr_rcu_reader(void)
+{
+    struct rcu_reader_data *r = qemu_rcu_reader_cache;
+    if (__builtin_expect(r == NULL, 0)) {
+        r = qemu_rcu_reader_cache = qemu_rcu_api->get_ptr_rcu_reader();
+    }
+    return r;
+}
+
+#define rcu_gp_ctr                        (*qemu_rcu_api->gp_ctr)
+#define rcu_membarrier_active             (*qemu_rcu_api->membarrier_active)
+#define rcu_register_thread()             (qemu_rcu_api->rcu_register_thread())
+#define rcu_unregister_thread()           (qemu_rcu_api->rcu_unregister_thread())
+#define synchronize_rcu()                 (qemu_rcu_api->synchronize_rcu())
+#define synchronize_rcu_expedited()       (qemu_rcu_api->synchronize_rcu_expedited())
+#define get_state_synchronize_rcu()       (qemu_rcu_api->get_state_synchronize_rcu())
+#define poll_state_synchronize_rcu(c)     (qemu_rcu_api->poll_state_synchronize_rcu(c))
+#define call_rcu1(head, func)             (qemu_rcu_api->call_rcu1((head), (func)))
+#define drain_call_rcu()                  (qemu_rcu_api->drain_call_rcu())
+#define rcu_add_force_rcu_notifier(n)     (qemu_rcu_api->rcu_add_force_rcu_notifier(n))
+#define rcu_remove_force_rcu_notifier(n)  (qemu_rcu_api->rcu_remove_force_rcu_notifier(n))
+#define rcu_enable_atfork()               (qemu_rcu_api->rcu_enable_atfork())
+#define rcu_disable_atfork()              (qemu_rcu_api->rcu_disable_atfork())
+#define rcu_get_stats(out)                (qemu_rcu_api->rcu_get_stats(out))
+#define qemu_rcu_free_head                (qemu_rcu_api->free_head)
+#define qemu_rcu_reader_first_lock(r)     (qemu_rcu_api->reader_first_lock(r))
+#define qemu_rcu_reader_wake_writer(r)    (qemu_rcu_api->reader_wake_writer(r))
+#define qemu_rcu_unbalanced_unlock()      (qemu_rcu_api->unbalanced_unlock())
+
+static inline bool rcu_read_lock_held(void)
+{
+    return get_ptr_rcu_reader()->depth > 0;
+}
+
+#endif /* QEMU_RCU_CORE */
+
+/* ---- The read side, inline in both modes -------------------------------- */
+
+/* A full barrier on the reader's side unless writers use membarrier, in
+ * which case the writer's process-wide barrier stands in for it. */
+static inline void qemu_rcu_reader_barrier(void)
+{
+    if (!rcu_membarrier_active) {
+#ifdef __SANITIZE_THREAD__
+        /* ThreadSanitizer does not model fences; an RMW it understands. */
+        static unsigned long qemu_rcu_tsan_fence;
+        __atomic_fetch_add(&qemu_rcu_tsan_fence, 0, __ATOMIC_SEQ_CST);
+#else
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+    }
+    __asm__ __volatile__("" ::: "memory");
+}
+
+/* Enter a read-side section.  Sections nest; wait-free, no system call. */
+static inline void rcu_read_lock(void)
+{
+    struct rcu_reader_data *r = get_ptr_rcu_reader();
+
+    if (r->depth++ > 0) {
+        return;
+    }
+    if (__builtin_expect(!r->registered, 0)) {
+        qemu_rcu_reader_first_lock(r);
+    }
+    __atomic_store_n(&r->ctr, __atomic_load_n(&rcu_gp_ctr, __ATOMIC_RELAXED),
+                     __ATOMIC_RELAXED);
+    /* The snapshot must be visible before this section loads any pointer. */
+    qemu_rcu_reader_barrier();
+}
+
+/* Leave a read-side section; only the outermost unlock ends it.  Aborts
+ * with a message if the thread is not in a section. */
+static inline void rcu_read_unlock(void)
+{
+    struct rcu_reader_data *r = get_ptr_rcu_reader();
+
+    if (__builtin_expect(r->depth == 0, 0)) {
+        qemu_rcu_unbalanced_unlock();
+    }
+    if (--r->depth > 0) {
+        return;
+    }
+    /* Everything the section read happens before the "idle" mark... */
+    __atomic_store_n(&r->ctr, 0, __ATOMIC_RELEASE);
+    /* ...and the mark is visible before we look for a waiting writer. */
+    qemu_rcu_reader_barrier();
+    if (__builtin_expect(__atomic_load_n(&r->waiting, __ATOMIC_RELAXED), 0)) {
+        qemu_rcu_reader_wake_writer(r);
+    }
+}
+
+/* ---- Publication --------------------------------------------------------- */
+
+/* Load an RCU-protected pointer (pass the pointer's address, as in QEMU). */
+#define qatomic_rcu_read(ptr)                                   \
+    ({                                                          \
+        __typeof__(*(ptr)) qemu_rcu_val_;                       \
+        __atomic_load((ptr), &qemu_rcu_val_, __ATOMIC_CONSUME); \
+        qemu_rcu_val_;                                          \
+    })
+
+/* Publish a fully initialised object to readers. */
+#define qatomic_rcu_set(ptr, val)                               \
+    do {                                                        \
+        __typeof__(*(ptr)) qemu_rcu_val_ = (val);               \
+        __atomic_store((ptr), &qemu_rcu_val_, __ATOMIC_RELEASE);\
+    } while (0)
+
+/* ---- Typed callbacks ------------------------------------------------------ */
+
+/* call_rcu(obj, fn, field): run fn(obj) after a grace period; field is the
+ * struct rcu_head in *obj and must be its first member. */
+#define call_rcu(obj, fn, field)                                              \
+    do {                                                                      \
+        _Static_assert(offsetof(__typeof__(*(obj)), field) == 0,              \
+                       "call_rcu: the rcu_head must be the first member");    \
+        _Static_assert(__builtin_types_compatible_p(__typeof__(&*(fn)),       \
+                                                    void (*)(__typeof__(obj))),\
+                       "call_rcu: fn must take a pointer to the object");     \
+        call_rcu1(&(obj)->field, (RCUCBFunc *)(void (*)(void))(fn));          \
+    } while (0)
+
+/* free_rcu(obj, field): free(obj) after a grace period (QEMU: g_free_rcu). */
+#define free_rcu(obj, field)                                                  \
+    do {                                                                      \
+        _Static_assert(offsetof(__typeof__(*(obj)), field) == 0,              \
+                       "free_rcu: the rcu_head must be the first member");    \
+        call_rcu1(&(obj)->field, qemu_rcu_free_head);                         \
+    } while (0)
+#define g_free_rcu(obj, field) free_rcu(obj, field)
+
+/* ---- Scoped guards ------------------------------------------------------- */
+
+typedef void RCUReadAuto;
+
+static inline RCUReadAuto *rcu_read_auto_lock(void)
+{
+    rcu_read_lock();
+    return (RCUReadAuto *)(uintptr_t)1;    /* any non-NULL token */
+}
+
+static inline void rcu_read_auto_unlock(RCUReadAuto **token)
+{
+    if (*token) {
+        rcu_read_unlock();
+    }
+}
+
+#define QEMU_RCU_GLUE_(a, b) a##b
+#define QEMU_RCU_GLUE(a, b) QEMU_RCU_GLUE_(a, b)
+
+/* Hold the read lock until the enclosing scope ends, by any route. */
+#define RCU_READ_LOCK_GUARD()                                               \
+    RCUReadAuto *QEMU_RCU_GLUE(qemu_rcu_guard_, __COUNTER__)                \
+        __attribute__((cleanup(rcu_read_auto_unlock), unused)) =            \
+        rcu_read_auto_lock()
+
+/* WITH_RCU_READ_LOCK_GUARD() { ... }: the block runs once under the lock;
+ * leaving it by break, return or goto unlocks exactly once as well. */
+#define WITH_RCU_READ_LOCK_GUARD()                                          \
+    WITH_RCU_READ_LOCK_GUARD_(QEMU_RCU_GLUE(qemu_rcu_guard_, __COUNTER__))
+#define WITH_RCU_READ_LOCK_GUARD_(var)                                      \
+    for (RCUReadAuto *var __attribute__((cleanup(rcu_read_auto_unlock))) =  \
+             rcu_read_auto_lock();                                          \
+         var; rcu_read_auto_unlock(&var), var = NULL)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QEMU_RCU_H */

@@ -1,0 +1,428 @@
+/*
+ * The grace-period engine: reader registry, synchronize_rcu and its
+ * "poll, then force" wait for readers (QEMU 10.2), fork handling, start-up.
+ *
+ * Locking: rcu_sync_lock serialises writers for a whole grace period;
+ * rcu_registry_lock protects the registry and every record's links and
+ * notifiers.  A writer drops the registry lock while it sleeps, so threads
+ * register and exit without waiting for a grace period.
+ */
+#define _GNU_SOURCE
+#include "rcu_internal.h"
+
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Polls of 10 ms before a grace period stops waiting politely. */
+#define RCU_POLL_NS     10000000
+#define RCU_POLLS       5
+/* This many queued callbacks make a grace period force at once. */
+#define RCU_CALL_MIN_SIZE 30
+
+unsigned long rcu_gp_ctr = RCU_GP_LOCKED;
+bool rcu_membarrier_active;
+__thread struct rcu_reader_data rcu_reader;
+
+static pthread_mutex_t rcu_sync_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t rcu_registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct rcu_reader_data *registry;
+static unsigned registered_threads;
+static QemuEvent rcu_gp_event;
+static pthread_key_t reader_exit_key;
+static int atfork_depth = 1;
+
+/* Grace-period sequence for the polled API: odd while one is running, and
+ * advanced by two for each one completed. */
+static unsigned long gp_seq;
+
+void qemu_rcu_fatal(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("qemu-rcu: fatal: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+    abort();
+}
+
+/* ---- Barriers ---------------------------------------------------------- */
+
+static long sys_membarrier(int cmd)
+{
+    return syscall(__NR_membarrier, cmd, 0, 0);
+}
+
+/* Readers skip their fence only if every writer can force one on them. */
+static bool membarrier_setup(void)
+{
+    const char *env = getenv("QEMU_RCU_MEMBARRIER");
+    long cmds;
+
+    if (env && strcmp(env, "0") == 0) {
+        return false;
+    }
+    cmds = sys_membarrier(MEMBARRIER_CMD_QUERY);
+    return cmds >= 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+           sys_membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+}
+
+/* A full barrier on every thread of the process, or on this one only when
+ * readers pay for their own. */
+static void smp_mb_global(void)
+{
+    if (rcu_membarrier_active) {
+        if (sys_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) {
+            qemu_rcu_fatal("membarrier failed (errno %d)", errno);
+        }
+    } else {
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    }
+}
+
+/* ---- Registry ---------------------------------------------------------- */
+
+static void list_insert(struct rcu_reader_data **head, struct rcu_reader_data *r)
+{
+    r->next_ = *head;
+    if (r->next_) {
+        r->next_->pprev_ = &r->next_;
+    }
+    *head = r;
+    r->pprev_ = head;
+}
+
+/* Works whichever list holds r: the registry or a writer's local one. */
+static void list_remove(struct rcu_reader_data *r)
+{
+    if (r->next_) {
+        r->next_->pprev_ = r->pprev_;
+    }
+    *r->pprev_ = r->next_;
+    r->next_ = NULL;
+    r->pprev_ = NULL;
+}
+
+static void unregister_locked(struct rcu_reader_data *r)
+{
+    list_remove(r);
+    r->force_rcu_ = NULL;
+    r->registered = false;
+    registered_threads--;
+}
+
+void rcu_register_thread(void)
+{
+    struct rcu_reader_data *r = &rcu_reader;
+
+    if (r->registered) {
+        return;
+    }
+    pthread_mutex_lock(&rcu_registry_lock);
+    list_insert(&registry, r);
+    r->registered = true;
+    registered_threads++;
+    pthread_mutex_unlock(&rcu_registry_lock);
+    /* Gives the thread an exit destructor that unregisters it. */
+    pthread_setspecific(reader_exit_key, r);
+}
+
+void rcu_unregister_thread(void)
+{
+    struct rcu_reader_data *r = &rcu_reader;
+
+    if (r->depth > 0) {
+        qemu_rcu_fatal("rcu_unregister_thread() called inside a read-side "
+                       "critical section; writers would stop waiting for it");
+    }
+    if (!r->registered) {
+        return;
+    }
+    pthread_setspecific(reader_exit_key, NULL);
+    pthread_mutex_lock(&rcu_registry_lock);
+    unregister_locked(r);
+    pthread_mutex_unlock(&rcu_registry_lock);
+}
+
+/* A registered thread is exiting: a section it left open ends with it. */
+static void reader_exit(void *arg)
+{
+    struct rcu_reader_data *r = arg;
+
+    r->depth = 0;
+    __atomic_store_n(&r->ctr, 0, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&rcu_registry_lock);
+    if (r->registered) {
+        unregister_locked(r);
+    }
+    pthread_mutex_unlock(&rcu_registry_lock);
+}
+
+void rcu_add_force_rcu_notifier(Notifier *n)
+{
+    struct rcu_reader_data *r = &rcu_reader;
+
+    rcu_register_thread();
+    pthread_mutex_lock(&rcu_registry_lock);
+    n->next_ = r->force_rcu_;
+    r->force_rcu_ = n;
+    pthread_mutex_unlock(&rcu_registry_lock);
+}
+
+void rcu_remove_force_rcu_notifier(Notifier *n)
+{
+    Notifier **p;
+
+    pthread_mutex_lock(&rcu_registry_lock);
+    for (p = &rcu_reader.force_rcu_; *p; p = &(*p)->next_) {
+        if (*p == n) {
+            *p = n->next_;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&rcu_registry_lock);
+}
+
+/* ---- Read side slow paths ---------------------------------------------- */
+
+void qemu_rcu_reader_first_lock(struct rcu_reader_data *r)
+{
+    (void)r;
+    rcu_register_thread();
+}
+
+void qemu_rcu_reader_wake_writer(struct rcu_reader_data *r)
+{
+    __atomic_store_n(&r->waiting, false, __ATOMIC_RELAXED);
+    qemu_event_set(&rcu_gp_event);
+}
+
+void qemu_rcu_unbalanced_unlock(void)
+{
+    qemu_rcu_fatal("rcu_read_unlock() called with no read-side critical "
+                   "section open on this thread (unbalanced unlock)");
+}
+
+void qemu_rcu_read_lock(void)
+{
+    rcu_read_lock();
+}
+
+void qemu_rcu_read_unlock(void)
+{
+    rcu_read_unlock();
+}
+
+/* ---- Grace periods ----------------------------------------------------- */
+
+/* A reader holds up the current grace period only if it entered its
+ * section before the counter moved. */
+static bool reader_is_quiescent(struct rcu_reader_data *r)
+{
+    unsigned long ctr = __atomic_load_n(&r->ctr, __ATOMIC_ACQUIRE);
+    return ctr == 0 || ctr == __atomic_load_n(&rcu_gp_ctr, __ATOMIC_RELAXED);
+}
+
+static bool should_force(bool expedite, int polls)
+{
+    return expedite || polls >= RCU_POLLS ||
+           __atomic_load_n(&rcu_call_count, __ATOMIC_RELAXED) >= RCU_CALL_MIN_SIZE ||
+           __atomic_load_n(&rcu_drains_in_progress, __ATOMIC_RELAXED) > 0;
+}
+
+/*
+ * Called with both locks held and the counter already advanced.  Readers
+ * found quiescent move to a local list so each scan only looks at the ones
+ * still pending.  First poll politely (readers' unlocks stay cheap); once
+ * forced, ask every pending reader to wake us and sleep on the event.
+ */
+static void wait_for_readers(bool expedite)
+{
+    struct rcu_reader_data *done = NULL, *r, *next;
+    bool forced = false;
+    int polls = 0;
+
+    for (;;) {
+        if (!forced && should_force(expedite, polls)) {
+            forced = true;
+            for (r = registry; r; r = r->next_) {
+                for (Notifier *n = r->force_rcu_; n; n = n->next_) {
+                    n->notify(n, NULL);
+                }
+                __atomic_store_n(&r->waiting, true, __ATOMIC_RELAXED);
+            }
+        }
+        /* Pairs with the reader's barrier: we see its ctr, or it sees
+         * "waiting" (and our earlier stores). */
+        smp_mb_global();
+        for (r = registry; r; r = next) {
+            next = r->next_;
+            if (reader_is_quiescent(r)) {
+                list_remove(r);
+                list_insert(&done, r);
+                __atomic_store_n(&r->waiting, false, __ATOMIC_RELAXED);
+            }
+        }
+        if (!registry) {
+            break;
+        }
+        pthread_mutex_unlock(&rcu_registry_lock);
+        if (forced) {
+            qemu_event_wait(&rcu_gp_event);
+            qemu_event_reset(&rcu_gp_event);
+        } else {
+            struct timespec ts = { 0, RCU_POLL_NS };
+            nanosleep(&ts, NULL);
+            polls++;
+        }
+        pthread_mutex_lock(&rcu_registry_lock);
+    }
+    registry = done;
+    if (registry) {
+        registry->pprev_ = &registry;
+    }
+}
+
+static void synchronize(bool expedite)
+{
+    if (rcu_reader.depth > 0) {
+        qemu_rcu_fatal("synchronize_rcu() called inside a read-side critical "
+                       "section of the same thread; it would wait for itself "
+                       "forever");
+    }
+    pthread_mutex_lock(&rcu_sync_lock);
+    __atomic_store_n(&gp_seq, gp_seq + 1, __ATOMIC_RELAXED);
+    /* Our updates become visible before we look at any reader. */
+    smp_mb_global();
+    pthread_mutex_lock(&rcu_registry_lock);
+    if (registry) {
+        /* Full width: a 32-bit snapshot would make every reader look old
+         * after 2^31 grace periods. */
+        __atomic_store_n(&rcu_gp_ctr, rcu_gp_ctr + RCU_GP_CTR, __ATOMIC_RELAXED);
+        wait_for_readers(expedite);
+    }
+    pthread_mutex_unlock(&rcu_registry_lock);
+    __atomic_store_n(&gp_seq, gp_seq + 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&rcu_sync_lock);
+}
+
+void synchronize_rcu(void)
+{
+    synchronize(false);
+}
+
+void synchronize_rcu_expedited(void)
+{
+    synchronize(true);
+}
+
+unsigned long get_state_synchronize_rcu(void)
+{
+    /* The caller's unpublish must come before the snapshot. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    /* Idle: the next grace period will do; running: it may have looked at
+     * readers already, so wait for the one after it. */
+    return (__atomic_load_n(&gp_seq, __ATOMIC_ACQUIRE) + 3) & ~1UL;
+}
+
+bool poll_state_synchronize_rcu(unsigned long cookie)
+{
+    return (long)(__atomic_load_n(&gp_seq, __ATOMIC_ACQUIRE) - cookie) >= 0;
+}
+
+void rcu_get_stats(struct rcu_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->grace_periods = __atomic_load_n(&gp_seq, __ATOMIC_ACQUIRE) / 2;
+    pthread_mutex_lock(&rcu_registry_lock);
+    out->registered_threads = registered_threads;
+    pthread_mutex_unlock(&rcu_registry_lock);
+    out->membarrier = rcu_membarrier_active;
+    rcu_callbacks_stats(out);
+}
+
+/* ---- Fork ---------------------------------------------------------------- */
+
+void rcu_enable_atfork(void)
+{
+    __atomic_fetch_add(&atfork_depth, 1, __ATOMIC_RELAXED);
+}
+
+void rcu_disable_atfork(void)
+{
+    __atomic_fetch_sub(&atfork_depth, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * Only short-held locks are taken before fork.  The sync lock is not: a
+ * grace period can wait on a reader that needs the forking thread (for
+ * example a Python thread waiting for the GIL), so waiting for it could
+ * deadlock.  The child rebuilds writer state instead.
+ */
+static void fork_prepare(void)
+{
+    if (__atomic_load_n(&atfork_depth, __ATOMIC_RELAXED) >= 1) {
+        pthread_mutex_lock(&rcu_registry_lock);
+        rcu_callbacks_fork_prepare();
+    }
+}
+
+static void fork_parent(void)
+{
+    if (__atomic_load_n(&atfork_depth, __ATOMIC_RELAXED) >= 1) {
+        rcu_callbacks_fork_parent();
+        pthread_mutex_unlock(&rcu_registry_lock);
+    }
+}
+
+/* Only the forking thread exists now; it keeps its record, including an
+ * open section, so a guard held across fork still works in the child. */
+static void fork_child(void)
+{
+    struct rcu_reader_data *self = &rcu_reader;
+
+    if (__atomic_load_n(&atfork_depth, __ATOMIC_RELAXED) < 1) {
+        return;
+    }
+    pthread_mutex_init(&rcu_sync_lock, NULL);
+    pthread_mutex_init(&rcu_registry_lock, NULL);
+    registry = NULL;
+    registered_threads = 0;
+    if (self->registered) {
+        list_insert(&registry, self);
+        registered_threads = 1;
+    }
+    self->waiting = false;
+    /* A grace period cut off by fork did not complete. */
+    gp_seq &= ~1UL;
+    qemu_event_init(&rcu_gp_event, true);
+    if (rcu_membarrier_active) {
+        /* Only this thread runs, so readers can switch barriers safely. */
+        rcu_membarrier_active =
+            sys_membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+    }
+    rcu_callbacks_fork_child();
+}
+
+/* ---- Start-up ---------------------------------------------------------- */
+
+__attribute__((constructor)) static void rcu_init(void)
+{
+    rcu_membarrier_active = membarrier_setup();
+    if (pthread_key_create(&reader_exit_key, reader_exit) != 0 ||
+        pthread_atfork(fork_prepare, fork_parent, fork_child) != 0) {
+        qemu_rcu_fatal("cannot set up thread-exit and fork handlers");
+    }
+    qemu_event_init(&rcu_gp_event, true);
+    rcu_callbacks_start();
+    rcu_register_thread();
+}

@@ -1,0 +1,49 @@
+/* What the core's modules share with each other; not installed. */
+#ifndef QEMU_RCU_INTERNAL_H
+#define QEMU_RCU_INTERNAL_H
+
+#ifndef QEMU_RCU_CORE
+#define QEMU_RCU_CORE
+#endif
+
+#include "qemu_rcu.h"
+#include "event.h"
+
+#define HIDDEN __attribute__((visibility("hidden")))
+
+/* Print "qemu-rcu: fatal: <message>" and abort: for misuse that QEMU would
+ * turn into a hang or memory corruption. */
+HIDDEN void qemu_rcu_fatal(const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 1, 2)));
+
+/* Callbacks queued and not yet taken by the callback thread, and drains in
+ * progress: either one makes grace periods force at once. */
+HIDDEN extern int rcu_call_count;
+HIDDEN extern int rcu_drains_in_progress;
+
+/* Callback side (rcu_callbacks.c), driven by the core's init and fork
+ * handlers. */
+HIDDEN void rcu_callbacks_start(void);
+HIDDEN void rcu_callbacks_fork_prepare(void);
+HIDDEN void rcu_callbacks_fork_parent(void);
+HIDDEN void rcu_callbacks_fork_child(void);
+HIDDEN void rcu_callbacks_stats(struct rcu_stats *out);
+
+
+
+/* ---- For bindings that must wait interruptibly (the Python layer) ---- */
+
+/* A queued callback that marks a grace period (and, with drain, every
+ * callback this thread queued before it) as done.  NULL if out of memory. */
+struct rcu_completion;
+HIDDEN struct rcu_completion *rcu_completion_new(bool drain);
+/* Wait at most timeout_ns (negative: forever); true once it is done. */
+HIDDEN bool rcu_completion_wait(struct rcu_completion *c, int64_t timeout_ns);
+/* The waiter's last word; the completion may still be queued, and is freed
+ * by whichever side lets go last. */
+HIDDEN void rcu_completion_free(struct rcu_completion *c);
+
+/* True on the thread that runs callbacks. */
+HIDDEN bool rcu_on_callback_thread(void);
+
+#endif
