@@ -1,0 +1,185 @@
+/*
+ * The binding's C side: the capsule other extensions import, the markers
+ * that run Python callbacks on the RCU thread, and the gate that keeps that
+ * thread out of a finalizing interpreter.
+ */
+#include <Python.h>
+
+#include "py_glue.h"
+#include "rcu_internal.h"
+
+#include <time.h>
+#include <stdlib.h>
+
+int qemu_rcu_py_types_init(PyObject *module);
+
+/* Defined in Python by callbacks.py (cffi extern "Python+C"). */
+void _qemu_rcu_run_py_callbacks(uint64_t seq);
+
+/* ---- The capsule ------------------------------------------------------ */
+
+static struct rcu_reader_data *reader_ptr(void)
+{
+    return get_ptr_rcu_reader();
+}
+
+static const struct qemu_rcu_api api_table = {
+    .version = QEMU_RCU_API_VERSION,
+    .size = sizeof(struct qemu_rcu_api),
+    .gp_ctr = &rcu_gp_ctr,
+    .membarrier_active = &rcu_membarrier_active,
+    .get_ptr_rcu_reader = reader_ptr,
+    .reader_first_lock = qemu_rcu_reader_first_lock,
+    .reader_wake_writer = qemu_rcu_reader_wake_writer,
+    .unbalanced_unlock = qemu_rcu_unbalanced_unlock,
+    .rcu_register_thread = rcu_register_thread,
+    .rcu_unregister_thread = rcu_unregister_thread,
+    .synchronize_rcu = synchronize_rcu,
+    .synchronize_rcu_expedited = synchronize_rcu_expedited,
+    .get_state_synchronize_rcu = get_state_synchronize_rcu,
+    .poll_state_synchronize_rcu = poll_state_synchronize_rcu,
+    .call_rcu1 = call_rcu1,
+    .drain_call_rcu = drain_call_rcu,
+    .rcu_add_force_rcu_notifier = rcu_add_force_rcu_notifier,
+    .rcu_remove_force_rcu_notifier = rcu_remove_force_rcu_notifier,
+    .rcu_enable_atfork = rcu_enable_atfork,
+    .rcu_disable_atfork = rcu_disable_atfork,
+    .rcu_get_stats = rcu_get_stats,
+    .free_head = qemu_rcu_free_head,
+};
+
+/* _write_unraisable(exc, obj): report exc through sys.unraisablehook, the
+ * way CPython reports errors nobody can catch. */
+static PyObject *write_unraisable(PyObject *self, PyObject *args)
+{
+    PyObject *exc, *obj;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OO:_write_unraisable", &exc, &obj)) {
+        return NULL;
+    }
+    if (!PyExceptionInstance_Check(exc)) {
+        PyErr_SetString(PyExc_TypeError, "exc must be an exception instance");
+        return NULL;
+    }
+    Py_INCREF(Py_TYPE(exc));
+    Py_INCREF(exc);
+    PyErr_Restore((PyObject *)Py_TYPE(exc), exc, PyException_GetTraceback(exc));
+    PyErr_WriteUnraisable(obj);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef write_unraisable_def = {
+    "_write_unraisable", write_unraisable, METH_VARARGS,
+    "Report an exception through sys.unraisablehook.",
+};
+
+static char setup_error[256];
+
+const char *qemu_rcu_py_setup_error(void)
+{
+    return setup_error;
+}
+
+static int setup_module(PyObject *mod)
+{
+    PyObject *cap, *fn;
+    int rc;
+
+    cap = PyCapsule_New((void *)&api_table, "qemu_rcu._C_API", NULL);
+    if (cap == NULL) {
+        return -1;
+    }
+    rc = PyObject_SetAttrString(mod, "_C_API", cap);
+    Py_DECREF(cap);
+    if (rc < 0) {
+        return -1;
+    }
+    fn = PyCFunction_NewEx(&write_unraisable_def, NULL, NULL);
+    if (fn == NULL) {
+        return -1;
+    }
+    rc = PyObject_SetAttrString(mod, "_write_unraisable", fn);
+    Py_DECREF(fn);
+    if (rc < 0) {
+        return -1;
+    }
+    return qemu_rcu_py_types_init(mod);
+}
+
+int qemu_rcu_py_setup(void)
+{
+    /* cffi released the GIL for this call; the C API needs it back. */
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *mod = PyImport_ImportModule("qemu_rcu._qemu_rcu_cffi");
+    int rc = mod ? setup_module(mod) : -1;
+
+    Py_XDECREF(mod);
+    if (rc < 0) {
+        PyObject *type, *value, *tb, *text;
+        PyErr_Fetch(&type, &value, &tb);
+        text = value ? PyObject_Str(value) : NULL;
+        snprintf(setup_error, sizeof(setup_error), "%s",
+                 text && PyUnicode_Check(text) ? PyUnicode_AsUTF8(text) : "unknown error");
+        Py_XDECREF(text);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        PyErr_Clear();
+    }
+    PyGILState_Release(gil);
+    return rc;
+}
+
+/* ---- Python callbacks -------------------------------------------------- */
+
+struct py_marker {
+    struct rcu_head head;     /* first, for the cast in py_marker_run */
+    uint64_t seq;
+};
+
+/* The interpreter may be entered while alive; in_python counts the callback
+ * thread's calls under way, so shutdown can wait them out. */
+static int python_alive = 1;
+static int in_python;
+
+static void py_marker_run(struct rcu_head *head)
+{
+    struct py_marker *m = (struct py_marker *)head;
+    uint64_t seq = m->seq;
+
+    free(m);
+    __atomic_fetch_add(&in_python, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&python_alive, __ATOMIC_SEQ_CST)) {
+        _qemu_rcu_run_py_callbacks(seq);
+    }
+    __atomic_fetch_sub(&in_python, 1, __ATOMIC_SEQ_CST);
+}
+
+int qemu_rcu_py_enqueue(uint64_t seq)
+{
+    struct py_marker *m = malloc(sizeof(*m));
+
+    if (m == NULL) {
+        return -1;
+    }
+    m->seq = seq;
+    call_rcu1(&m->head, py_marker_run);
+    return 0;
+}
+
+void qemu_rcu_py_shutdown(void)
+{
+    __atomic_store_n(&python_alive, 0, __ATOMIC_SEQ_CST);
+    /* A call under way may be waiting for the GIL, which our caller gave up
+     * for the duration of this function. */
+    while (__atomic_load_n(&in_python, __ATOMIC_SEQ_CST) > 0) {
+        struct timespec nap = { 0, 100000 };
+        nanosleep(&nap, NULL);
+    }
+}
+
+void qemu_rcu_py_after_fork_child(void)
+{
+    __atomic_store_n(&in_python, 0, __ATOMIC_SEQ_CST);
+}

@@ -1,0 +1,21 @@
+/* The Python binding's own C helpers (compiled into the extension only). */
+#ifndef QEMU_RCU_PY_GLUE_H
+#define QEMU_RCU_PY_GLUE_H
+
+#include <stdint.h>
+
+/* Publish the capsule and the native types on the cffi module.  Returns 0,
+ * or -1 with the reason in qemu_rcu_py_setup_error(). */
+int qemu_rcu_py_setup(void);
+const char *qemu_rcu_py_setup_error(void);
+
+/* Queue a marker that runs Python callbacks up to seq after a grace
+ * period.  Returns -1 if out of memory. */
+int qemu_rcu_py_enqueue(uint64_t seq);
+
+/* Stop calling into Python, waiting for a call in progress to return. */
+void qemu_rcu_py_shutdown(void);
+/* In a forked child: forget calls that were in flight in the parent. */
+void qemu_rcu_py_after_fork_child(void);
+
+#endif

@@ -1,0 +1,72 @@
+"""cffi generator for qemu_rcu's extension module (API mode).
+
+meson runs this script at build time (``python _build.py OUTPUT.c``); it only
+emits C, which meson compiles together with the RCU core.  It is not part of
+the installed package.
+"""
+
+import sys
+
+import cffi
+
+CDEF = """
+struct rcu_head { struct rcu_head *next; void (*func)(struct rcu_head *); };
+typedef void RCUCBFunc(struct rcu_head *head);
+
+struct rcu_reader_data { unsigned long ctr; bool waiting; unsigned depth;
+                         bool registered; ...; };
+
+struct rcu_stats {
+    uint64_t grace_periods;
+    uint64_t callbacks_queued;
+    uint64_t callbacks_invoked;
+    uint64_t callbacks_pending;
+    unsigned registered_threads;
+    bool membarrier;
+};
+
+unsigned long rcu_gp_ctr;
+bool rcu_membarrier_active;
+
+struct rcu_reader_data *get_ptr_rcu_reader(void);
+void rcu_register_thread(void);
+void rcu_unregister_thread(void);
+void rcu_read_lock(void);
+void rcu_read_unlock(void);
+bool rcu_read_lock_held(void);
+void qemu_rcu_read_lock(void);
+void qemu_rcu_read_unlock(void);
+void synchronize_rcu(void);
+void synchronize_rcu_expedited(void);
+unsigned long get_state_synchronize_rcu(void);
+bool poll_state_synchronize_rcu(unsigned long cookie);
+void call_rcu1(struct rcu_head *head, RCUCBFunc *func);
+void drain_call_rcu(void);
+void rcu_enable_atfork(void);
+void rcu_disable_atfork(void);
+void rcu_get_stats(struct rcu_stats *out);
+
+struct rcu_completion;
+struct rcu_completion *rcu_completion_new(bool drain);
+bool rcu_completion_wait(struct rcu_completion *c, int64_t timeout_ns);
+void rcu_completion_free(struct rcu_completion *c);
+bool rcu_on_callback_thread(void);
+
+int qemu_rcu_py_setup(void);
+const char *qemu_rcu_py_setup_error(void);
+int qemu_rcu_py_enqueue(uint64_t seq);
+void qemu_rcu_py_shutdown(void);
+void qemu_rcu_py_after_fork_child(void);
+
+extern "Python+C" void _qemu_rcu_run_py_callbacks(uint64_t seq);
+"""
+
+ffibuilder = cffi.FFI()
+ffibuilder.cdef(CDEF)
+ffibuilder.set_source(
+    "qemu_rcu._qemu_rcu_cffi",
+    '#include "rcu_internal.h"\n#include "py_glue.h"\n',
+)
+
+if __name__ == "__main__":
+    ffibuilder.emit_c_code(sys.argv[1])
