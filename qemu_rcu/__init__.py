@@ -1,0 +1,23 @@
+"""qemu_rcu: QEMU's userspace read-copy-update, for Python and C extensions.
+
+Readers hold an ``RcuGuard`` and read ``RcuCell`` values without locks;
+writers publish new values, and old ones are released only after every
+reader that could still see them has left (a grace period).
+"""
+
+from ._binding import ffi, get_include, lib
+from ._qemu_rcu_cffi import _C_API  # noqa: F401 - for PyCapsule_Import
+from .callbacks import call_rcu, drain_call_rcu, synchronize_rcu
+from .cell import RcuCell, RcuRef
+from .errors import RcuDeadlockError, RcuError, RcuGuardExpired, RcuThreadError
+from .guard import (RcuGuard, read_lock, read_lock_held, register_thread,
+                    unregister_thread)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "RcuCell", "RcuDeadlockError", "RcuError", "RcuGuard", "RcuGuardExpired",
+    "RcuRef", "RcuThreadError", "call_rcu", "drain_call_rcu", "ffi",
+    "get_include", "lib", "read_lock", "read_lock_held", "register_thread",
+    "synchronize_rcu", "unregister_thread",
+]

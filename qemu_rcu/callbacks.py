@@ -1,0 +1,169 @@
+"""The write side's waits: ``call_rcu``, ``drain_call_rcu``, ``synchronize_rcu``.
+
+Python callbacks wait in a queue here; for each one a small C marker goes
+through the core's ``call_rcu1``.  When a marker's grace period has passed,
+the RCU callback thread takes the GIL and runs every Python callback queued
+up to that marker, in order.  A wait is a C completion queued behind
+everything this thread queued before; we wait for it in short slices with
+the GIL released, so Ctrl-C and timeouts work.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import math
+import os
+import sys
+import time
+from collections import deque
+from typing import Any, Callable, Deque, Dict, Optional, Tuple
+
+from ._binding import ffi, lib
+from ._qemu_rcu_cffi import _write_unraisable, read_lock_held
+from .errors import RcuDeadlockError
+
+__all__ = ["call_rcu", "drain_call_rcu", "synchronize_rcu"]
+
+# The longest a wait runs in C before Python looks at signals again.
+_SLICE_NS = 20_000_000
+
+_Entry = Tuple[int, Callable[..., Any], Tuple[Any, ...], Dict[str, Any]]
+_pending: Deque[_Entry] = deque()
+_next_seq = itertools.count(1).__next__   # atomic under the GIL
+
+
+def call_rcu(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+    """Run ``fn(*args, **kwargs)`` once, after a grace period.
+
+    It runs on the RCU callback thread holding the GIL; callbacks queued by
+    one thread run in the order queued.  Never blocks, even inside a
+    read-side section.  An exception in ``fn`` goes to
+    ``sys.unraisablehook``; later callbacks still run.
+    """
+    if not callable(fn):
+        raise TypeError(f"call_rcu() needs a callable, not {type(fn).__name__}")
+    entry = (_next_seq(), fn, args, kwargs)
+    _pending.append(entry)
+    if lib.qemu_rcu_py_enqueue(entry[0]) != 0:
+        _pending.remove(entry)
+        raise MemoryError("call_rcu(): out of memory")
+
+
+@ffi.def_extern()  # type: ignore[misc]
+def _qemu_rcu_run_py_callbacks(seq: int) -> None:
+    # Runs on the callback thread: a grace period has passed since every
+    # callback numbered up to seq was queued.
+    while _pending and _pending[0][0] <= seq:
+        _, fn, args, kwargs = _pending.popleft()
+        try:
+            fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - nobody else can catch it
+            _write_unraisable(exc, fn)
+        del fn, args, kwargs
+
+
+def _check_timeout(timeout: Optional[float]) -> None:
+    if timeout is not None and not (timeout >= 0 and not math.isnan(timeout)):
+        raise ValueError(f"timeout must be None or a non-negative number, not {timeout!r}")
+
+
+def _check_not_in_section(what: str) -> None:
+    if read_lock_held():
+        raise RcuDeadlockError(
+            f"{what}() called inside a read-side section of this thread; it "
+            "would wait for that section to end, i.e. forever. End the "
+            "RcuGuard first."
+        )
+
+
+def _wait(drain: bool, timeout: Optional[float]) -> bool:
+    completion = lib.rcu_completion_new(drain)
+    if completion == ffi.NULL:
+        raise MemoryError("out of memory")
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while True:
+            slice_ns = _SLICE_NS
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return bool(lib.rcu_completion_wait(completion, 0))
+                slice_ns = min(slice_ns, int(left * 1e9))
+            # Between slices Python runs signal handlers: Ctrl-C lands here.
+            if lib.rcu_completion_wait(completion, slice_ns):
+                return True
+    finally:
+        lib.rcu_completion_free(completion)
+
+
+def synchronize_rcu(timeout: Optional[float] = None) -> bool:
+    """Wait until every read-side section that began before the call has ended.
+
+    The GIL is released while waiting and Ctrl-C interrupts the wait.
+    Returns ``False`` if ``timeout`` seconds passed first.  Raises
+    ``RcuDeadlockError`` inside a read-side section of the calling thread.
+    On the RCU callback thread itself the wait is direct (the callback
+    thread cannot wait for its own queue) and ``timeout`` does not apply.
+    """
+    _check_timeout(timeout)
+    _check_not_in_section("synchronize_rcu")
+    if lib.rcu_on_callback_thread():
+        lib.synchronize_rcu()
+        return True
+    return _wait(False, timeout)
+
+
+def drain_call_rcu(timeout: Optional[float] = None) -> bool:
+    """Wait until every callback this thread queued before the call has run.
+
+    Also implies a full grace period.  Returns ``False`` on timeout.  Raises
+    ``RcuDeadlockError`` inside a read-side section or inside an RCU
+    callback, where it would wait for itself.
+    """
+    _check_timeout(timeout)
+    _check_not_in_section("drain_call_rcu")
+    if lib.rcu_on_callback_thread():
+        raise RcuDeadlockError(
+            "drain_call_rcu() called from inside an RCU callback; the "
+            "callback thread would wait for itself"
+        )
+    return _wait(True, timeout)
+
+
+# ---- Interpreter exit and fork ---------------------------------------------
+
+# At exit, give up on callbacks only after this long without progress.
+_EXIT_PATIENCE_S = 10.0
+
+
+def _run_pending_at_exit() -> None:
+    # atexit runs before finalization: run what is queued while Python can,
+    # then keep the callback thread out of the interpreter for good.
+    try:
+        if not read_lock_held():
+            stalled_since = time.monotonic()
+            while _pending:
+                before = len(_pending)
+                drain_call_rcu(timeout=1.0)
+                if len(_pending) < before:
+                    stalled_since = time.monotonic()
+                elif time.monotonic() - stalled_since > _EXIT_PATIENCE_S:
+                    break
+        if _pending:
+            print(f"qemu_rcu: {len(_pending)} RCU callbacks never ran: a "
+                  "read-side section was still open at exit", file=sys.stderr)
+    finally:
+        lib.qemu_rcu_py_shutdown()
+
+
+def _after_fork_in_child() -> None:
+    # A marker the parent's callback thread was running is gone; cover
+    # whatever is still queued with a fresh one.
+    lib.qemu_rcu_py_after_fork_child()
+    if _pending:
+        lib.qemu_rcu_py_enqueue(_pending[-1][0])
+
+
+atexit.register(_run_pending_at_exit)
+os.register_at_fork(after_in_child=_after_fork_in_child)

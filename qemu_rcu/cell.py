@@ -1,0 +1,94 @@
+"""``RcuCell[T]``: a value readers take without locks, writers replace.
+
+Readers call ``cell.get(guard)`` and get an ``RcuRef`` that works only while
+that guard is active.  Writers publish with ``set``/``update``; the value a
+cell stops referencing stays alive until a grace period has passed, then is
+released (running its ``__rcu_reclaim__`` first, if it has one).
+
+The read path (``get``, ``raw_get``, ``RcuRef``) is C, in ``py_types.c``;
+this module adds the write side.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Callable, Generic, Optional, TypeVar
+
+from ._qemu_rcu_cffi import RcuCellBase, RcuGuard, RcuRef
+from .callbacks import call_rcu
+from .errors import RcuError
+
+__all__ = ["RcuCell", "RcuRef"]
+
+T = TypeVar("T")
+
+
+def _reclaim(value: object) -> None:
+    hook = getattr(type(value), "__rcu_reclaim__", None)
+    if hook is not None:
+        hook(value)
+
+
+class RcuCell(RcuCellBase, Generic[T]):
+    """Holds a reference to a ``T`` (or nothing) that readers take without locks.
+
+    ``get(guard)``: an ``RcuRef[T]`` valid while ``guard`` is active, or
+    ``None`` when the cell is empty.  ``raw_get()``: an unchecked snapshot.
+    Writers of one cell are serialised; ``set``, ``replace`` and ``update``
+    are safe from any number of threads.
+    """
+
+    __slots__ = ("_writer", "_updating")
+
+    if TYPE_CHECKING:
+        def get(self, guard: RcuGuard, /) -> Optional[RcuRef[T]]: ...
+        def raw_get(self) -> Optional[T]: ...
+        def _exchange(self, value: Optional[T], /) -> Optional[T]: ...
+
+    def __init__(self, value: Optional[T] = None) -> None:
+        super().__init__(value)
+        self._writer = threading.Lock()
+        self._updating: Optional[int] = None
+
+    def _lock(self, what: str) -> threading.Lock:
+        if self._updating == threading.get_ident():
+            raise RcuError(f"RcuCell.{what}() called from inside this cell's update()")
+        return self._writer
+
+    def set(self, value: Optional[T]) -> None:
+        """Publish ``value``; the previous value is reclaimed after a grace period."""
+        with self._lock("set"):
+            old = self._exchange(value)
+        if old is not None:
+            call_rcu(_reclaim, old)
+
+    def replace(self, value: Optional[T]) -> Optional[T]:
+        """Publish ``value`` and hand the previous value to the caller.
+
+        Readers may still be using it: wait with ``synchronize_rcu()`` before
+        destroying it, or let it go and it is simply garbage collected.
+        """
+        with self._lock("replace"):
+            return self._exchange(value)
+
+    def update(self, fn: Callable[[Optional[T]], Optional[T]]) -> Optional[T]:
+        """Read-copy-update: publish ``fn(old)`` and return it.
+
+        Writers of this cell wait for each other, so ``fn`` sees the latest
+        value.  If ``fn`` raises, nothing changes.  The old value is reclaimed
+        after a grace period.
+        """
+        with self._lock("update"):
+            self._updating = threading.get_ident()
+            try:
+                old = self.raw_get()
+                new = fn(old)
+                self._exchange(new)
+            finally:
+                self._updating = None
+        if old is not None:
+            call_rcu(_reclaim, old)
+        return new
+
+    def __repr__(self) -> str:
+        return f"<RcuCell {self.raw_get()!r}>"
