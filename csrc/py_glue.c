@@ -8,6 +8,7 @@
 #include "py_glue.h"
 #include "rcu_internal.h"
 
+#include <pthread.h>
 #include <time.h>
 #include <stdlib.h>
 
@@ -107,30 +108,6 @@ static int setup_module(PyObject *mod)
     return qemu_rcu_py_types_init(mod);
 }
 
-int qemu_rcu_py_setup(void)
-{
-    /* cffi released the GIL for this call; the C API needs it back. */
-    PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *mod = PyImport_ImportModule("qemu_rcu._qemu_rcu_cffi");
-    int rc = mod ? setup_module(mod) : -1;
-
-    Py_XDECREF(mod);
-    if (rc < 0) {
-        PyObject *type, *value, *tb, *text;
-        PyErr_Fetch(&type, &value, &tb);
-        text = value ? PyObject_Str(value) : NULL;
-        snprintf(setup_error, sizeof(setup_error), "%s",
-                 text && PyUnicode_Check(text) ? PyUnicode_AsUTF8(text) : "unknown error");
-        Py_XDECREF(text);
-        Py_XDECREF(type);
-        Py_XDECREF(value);
-        Py_XDECREF(tb);
-        PyErr_Clear();
-    }
-    PyGILState_Release(gil);
-    return rc;
-}
-
 /* ---- Python callbacks -------------------------------------------------- */
 
 struct py_marker {
@@ -143,17 +120,33 @@ struct py_marker {
 static int python_alive = 1;
 static int in_python;
 
+/* Closed from just before fork until Python has re-initialised itself in
+ * the child (its after-fork hook opens it): the child's new callback thread
+ * starts at once and must not take the GIL before then. */
+static QemuEvent python_ready;
+
 static void py_marker_run(struct rcu_head *head)
 {
     struct py_marker *m = (struct py_marker *)head;
     uint64_t seq = m->seq;
 
     free(m);
+    qemu_event_wait(&python_ready);
     __atomic_fetch_add(&in_python, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&python_alive, __ATOMIC_SEQ_CST)) {
         _qemu_rcu_run_py_callbacks(seq);
     }
     __atomic_fetch_sub(&in_python, 1, __ATOMIC_SEQ_CST);
+}
+
+static void gate_close(void)
+{
+    qemu_event_reset(&python_ready);
+}
+
+static void gate_open(void)
+{
+    qemu_event_set(&python_ready);
 }
 
 int qemu_rcu_py_enqueue(uint64_t seq)
@@ -182,4 +175,41 @@ void qemu_rcu_py_shutdown(void)
 void qemu_rcu_py_after_fork_child(void)
 {
     __atomic_store_n(&in_python, 0, __ATOMIC_SEQ_CST);
+    gate_open();
+}
+
+/* ---- Set-up ------------------------------------------------------------ */
+
+int qemu_rcu_py_setup(void)
+{
+    /* cffi released the GIL for this call; the C API needs it back. */
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *mod = PyImport_ImportModule("qemu_rcu._qemu_rcu_cffi");
+    int rc = mod ? setup_module(mod) : -1;
+
+    Py_XDECREF(mod);
+    if (rc == 0) {
+        /* Registered after the core's handlers, so the gate closes before
+         * the core's prepare and stays closed in the child.  The child must
+         * not re-initialise it: its new callback thread may already wait. */
+        qemu_event_init(&python_ready, true);
+        if (pthread_atfork(gate_close, gate_open, NULL) != 0) {
+            PyErr_SetString(PyExc_OSError, "pthread_atfork failed");
+            rc = -1;
+        }
+    }
+    if (rc < 0) {
+        PyObject *type, *value, *tb, *text;
+        PyErr_Fetch(&type, &value, &tb);
+        text = value ? PyObject_Str(value) : NULL;
+        snprintf(setup_error, sizeof(setup_error), "%s",
+                 text && PyUnicode_Check(text) ? PyUnicode_AsUTF8(text) : "unknown error");
+        Py_XDECREF(text);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        PyErr_Clear();
+    }
+    PyGILState_Release(gil);
+    return rc;
 }
