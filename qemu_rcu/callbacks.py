@@ -50,8 +50,7 @@ def call_rcu(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
         raise MemoryError("call_rcu(): out of memory")
 
 
-@ffi.def_extern()  # type: ignore[misc]
-def _qemu_rcu_run_py_callbacks(seq: int) -> None:
+def _run_callbacks(seq: int) -> None:
     # Runs on the callback thread: a grace period has passed since every
     # callback numbered up to seq was queued.
     while _pending and _pending[0][0] <= seq:
@@ -61,6 +60,10 @@ def _qemu_rcu_run_py_callbacks(seq: int) -> None:
         except BaseException as exc:  # noqa: BLE001 - nobody else can catch it
             _write_unraisable(exc, fn)
         del fn, args, kwargs
+
+
+# The C marker of each Python callback calls this (extern "Python+C").
+ffi.def_extern(name="_qemu_rcu_run_py_callbacks")(_run_callbacks)
 
 
 def _check_timeout(timeout: Optional[float]) -> None:

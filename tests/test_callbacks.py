@@ -1,0 +1,168 @@
+"""call_rcu and drain_call_rcu: design.md section 4."""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+from typing import Any, List
+
+import pytest
+
+import qemu_rcu
+from qemu_rcu import RcuDeadlockError, RcuGuard, call_rcu, drain_call_rcu
+
+
+def test_runs_once_with_arguments_after_drain() -> None:
+    calls: List[Any] = []
+    call_rcu(lambda *a, **k: calls.append((a, k)), 1, 2, key="v")
+    assert drain_call_rcu() is True
+    assert calls == [((1, 2), {"key": "v"})]
+    drain_call_rcu()
+    assert len(calls) == 1
+
+
+def test_fn_may_be_passed_as_keyword_argument_name() -> None:
+    seen: List[Any] = []
+    call_rcu(lambda **k: seen.append(k), fn="f")    # fn is positional-only
+    drain_call_rcu()
+    assert seen == [{"fn": "f"}]
+
+
+def test_not_callable_is_rejected_and_queues_nothing() -> None:
+    before = qemu_rcu.ffi.new("struct rcu_stats *")
+    qemu_rcu.lib.rcu_get_stats(before)
+    with pytest.raises(TypeError, match="callable"):
+        call_rcu(42)  # type: ignore[arg-type]
+    after = qemu_rcu.ffi.new("struct rcu_stats *")
+    qemu_rcu.lib.rcu_get_stats(after)
+    assert after.callbacks_queued == before.callbacks_queued
+
+
+def test_runs_on_the_rcu_thread_holding_the_gil() -> None:
+    idents: List[int] = []
+    for _ in range(3):
+        call_rcu(lambda: idents.append(threading.get_ident()))
+    drain_call_rcu()
+    assert len(set(idents)) == 1
+    assert idents[0] != threading.get_ident()
+
+
+def test_fifo_from_one_thread() -> None:
+    order: List[int] = []
+    for i in range(2000):
+        call_rcu(order.append, i)
+    drain_call_rcu()
+    assert order == list(range(2000))
+
+
+def test_fifo_per_thread_with_many_producers() -> None:
+    seen: List[Any] = []
+
+    def produce(name: int) -> None:
+        for i in range(500):
+            call_rcu(seen.append, (name, i))
+        drain_call_rcu()
+
+    threads = [threading.Thread(target=produce, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    for name in range(4):
+        assert [i for n, i in seen if n == name] == list(range(500))
+
+
+def test_waits_for_a_section_that_was_open_at_enqueue(held_reader: Any) -> None:
+    ran = threading.Event()
+    with held_reader():
+        call_rcu(ran.set)
+        assert drain_call_rcu(timeout=0.2) is False
+        assert not ran.is_set()
+    assert drain_call_rcu(timeout=30) is True
+    assert ran.is_set()
+
+
+def test_call_rcu_inside_a_section_does_not_block() -> None:
+    ran = threading.Event()
+    with RcuGuard():
+        call_rcu(ran.set)          # returns although this section blocks it
+        assert not ran.wait(0.05)
+    drain_call_rcu()
+    assert ran.is_set()
+
+
+def test_exception_goes_to_unraisablehook_and_later_callbacks_run(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    reports: List[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", reports.append)
+    after: List[int] = []
+
+    def boom() -> None:
+        raise ValueError("boom in callback")
+
+    call_rcu(boom)
+    call_rcu(after.append, 1)
+    drain_call_rcu()
+    assert after == [1]
+    assert len(reports) == 1
+    assert isinstance(reports[0].exc_value, ValueError)
+    assert reports[0].object is boom
+
+
+def test_callbacks_may_queue_callbacks() -> None:
+    done = threading.Event()
+    call_rcu(call_rcu, done.set)
+    drain_call_rcu()
+    drain_call_rcu()
+    assert done.is_set()
+
+
+def test_drain_inside_a_section_raises_and_changes_nothing() -> None:
+    with RcuGuard() as g:
+        with pytest.raises(RcuDeadlockError, match="read-side section"):
+            drain_call_rcu()
+        assert g.active
+        assert qemu_rcu.read_lock_held()
+
+
+def test_drain_from_a_callback_raises() -> None:
+    errors: List[BaseException] = []
+
+    def cb() -> None:
+        try:
+            drain_call_rcu()
+        except RcuDeadlockError as exc:
+            errors.append(exc)
+
+    call_rcu(cb)
+    drain_call_rcu()
+    assert len(errors) == 1
+    assert "callback" in str(errors[0])
+
+
+def test_drain_times_out_while_a_reader_blocks(held_reader: Any) -> None:
+    with held_reader():
+        call_rcu(lambda: None)
+        assert drain_call_rcu(timeout=0.1) is False
+        assert drain_call_rcu(timeout=0) is False
+    assert drain_call_rcu(timeout=30) is True
+
+
+@pytest.mark.parametrize("bad", [-1, -0.5, math.nan])
+def test_bad_timeouts_are_rejected(bad: float) -> None:
+    with pytest.raises(ValueError, match="timeout"):
+        drain_call_rcu(timeout=bad)
+    with pytest.raises(ValueError, match="timeout"):
+        qemu_rcu.synchronize_rcu(timeout=bad)
+
+
+def test_stats_count_callbacks() -> None:
+    stats = qemu_rcu.ffi.new("struct rcu_stats *")
+    qemu_rcu.lib.rcu_get_stats(stats)
+    invoked = stats.callbacks_invoked
+    for _ in range(10):
+        call_rcu(lambda: None)
+    drain_call_rcu()
+    qemu_rcu.lib.rcu_get_stats(stats)
+    assert stats.callbacks_invoked >= invoked + 10   # the ten markers

@@ -1,0 +1,187 @@
+"""Fault tests in fresh interpreters: exit, fork, signals, fatal misuse."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_exit_runs_ten_thousand_pending_callbacks(python: Any, attempt: int) -> None:
+    result = python("""
+        import atexit
+        ran = []
+        atexit.register(lambda: print("ran", len(ran)))   # runs after qemu_rcu's handler
+        import qemu_rcu
+        for i in range(10_000):
+            qemu_rcu.call_rcu(ran.append, i)
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["ran", "10000"]
+
+
+def test_exit_with_a_reader_thread_still_inside(python: Any) -> None:
+    result = python("""
+        import threading, qemu_rcu
+        inside = threading.Event()
+        def reader():
+            g = qemu_rcu.RcuGuard()
+            inside.set()
+            threading.Event().wait()
+        threading.Thread(target=reader, daemon=True).start()
+        inside.wait()
+        qemu_rcu.call_rcu(print, "never")
+        import qemu_rcu.callbacks as cb
+        cb._EXIT_PATIENCE_S = 0.5
+    """)
+    assert result.returncode == 0, result.stderr
+    assert "never ran" in result.stderr
+
+
+def test_exception_in_callback_is_reported_and_the_thread_carries_on(python: Any) -> None:
+    result = python("""
+        import qemu_rcu
+        def boom():
+            raise ValueError("callback exploded")
+        qemu_rcu.call_rcu(boom)
+        qemu_rcu.call_rcu(print, "after")
+        qemu_rcu.drain_call_rcu()
+    """)
+    assert result.returncode == 0, result.stderr
+    assert "callback exploded" in result.stderr
+    assert "Exception ignored" in result.stderr
+    assert result.stdout.strip() == "after"
+
+
+FORK_SCRIPT = """
+import os, sys, qemu_rcu
+inside = sys.argv[1] == "inside"
+cell = qemu_rcu.RcuCell("v1")
+
+def child_checks():
+    assert qemu_rcu.read_lock_held() == inside, "section state across fork"
+    if inside:
+        assert cell.get(guard).value == "v1"
+        guard.unlock()
+    with qemu_rcu.RcuGuard() as g:
+        assert cell.get(g).value == "v1"
+    assert qemu_rcu.synchronize_rcu(timeout=10)
+    done = []
+    qemu_rcu.call_rcu(done.append, 1)
+    assert qemu_rcu.drain_call_rcu(timeout=10)
+    assert done == [1]
+    cell.set("v2")
+    assert qemu_rcu.drain_call_rcu(timeout=10)
+
+guard = qemu_rcu.RcuGuard() if inside else None
+pid = os.fork()
+if pid == 0:
+    try:
+        child_checks()
+    except BaseException as exc:
+        print("child failed:", repr(exc), flush=True)
+        os._exit(1)
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+if guard is not None:
+    guard.unlock()
+assert qemu_rcu.synchronize_rcu(timeout=10)
+print("child status", status)
+"""
+
+
+@pytest.mark.parametrize("where", ["outside", "inside"])
+def test_fork_child_can_read_synchronize_and_run_callbacks(where: str) -> None:
+    result = subprocess.run([sys.executable, "-c", FORK_SCRIPT, where], capture_output=True,
+                            text=True, timeout=60, cwd=os.path.dirname(sys.executable))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "child status 0", result.stdout
+
+
+def test_fork_while_callbacks_run(python: Any) -> None:
+    result = python("""
+        import os, threading, time, qemu_rcu
+        stop = threading.Event()
+        def spin_a_little():
+            t = time.perf_counter()
+            while time.perf_counter() - t < 0.0001:
+                pass
+        def flood():
+            while not stop.is_set():
+                for _ in range(50):
+                    qemu_rcu.call_rcu(spin_a_little)
+                qemu_rcu.drain_call_rcu()      # keeps the backlog bounded
+        producers = [threading.Thread(target=flood) for _ in range(2)]
+        for p in producers:
+            p.start()
+        failures = 0
+        for i in range(20):
+            pid = os.fork()
+            if pid == 0:
+                ok = qemu_rcu.synchronize_rcu(timeout=10)
+                done = []
+                qemu_rcu.call_rcu(done.append, 1)
+                ok = ok and qemu_rcu.drain_call_rcu(timeout=20) and done == [1]
+                os._exit(0 if ok else 1)
+            _, status = os.waitpid(pid, 0)
+            failures += status != 0
+        stop.set()
+        for p in producers:
+            p.join()
+        assert qemu_rcu.drain_call_rcu(timeout=30)
+        print("failures", failures)
+    """, timeout=240)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["failures", "0"]
+
+
+def test_ctrl_c_interrupts_a_synchronize_waiting_on_a_reader() -> None:
+    code = """
+import threading, qemu_rcu
+inside = threading.Event()
+def reader():
+    g = qemu_rcu.RcuGuard()
+    inside.set()
+    threading.Event().wait()
+threading.Thread(target=reader, daemon=True).start()
+inside.wait()
+print("waiting", flush=True)
+try:
+    qemu_rcu.synchronize_rcu()
+    print("returned")
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+import os
+os._exit(0)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            cwd=os.path.dirname(sys.executable))
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "waiting"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert out.strip() == "interrupted", err
+    assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("code, message", [
+    ("lib.rcu_read_lock(); lib.synchronize_rcu()", "synchronize_rcu() called inside a read-side"),
+    ("lib.rcu_read_lock(); lib.drain_call_rcu()", "drain_call_rcu() called inside a read-side"),
+    ("lib.rcu_read_unlock()", "rcu_read_unlock() called with no read-side"),
+    ("lib.rcu_read_lock(); lib.rcu_unregister_thread()", "rcu_unregister_thread() called inside"),
+])
+def test_c_level_misuse_fails_loudly(python: Any, code: str, message: str) -> None:
+    result = python(f"from qemu_rcu import lib\n{code}\n")
+    assert result.returncode == -signal.SIGABRT
+    assert "qemu-rcu: fatal: " + message in result.stderr

@@ -1,0 +1,146 @@
+"""synchronize_rcu and thread registration: design.md section 4."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, List
+
+import pytest
+
+import qemu_rcu
+from qemu_rcu import (
+    RcuDeadlockError,
+    RcuError,
+    RcuGuard,
+    call_rcu,
+    drain_call_rcu,
+    register_thread,
+    synchronize_rcu,
+    unregister_thread,
+)
+
+
+def registered_threads() -> int:
+    stats = qemu_rcu.ffi.new("struct rcu_stats *")
+    qemu_rcu.lib.rcu_get_stats(stats)
+    return int(stats.registered_threads)
+
+
+def test_returns_true_with_no_reader() -> None:
+    assert synchronize_rcu() is True
+    assert synchronize_rcu(timeout=5) is True
+
+
+def test_waits_for_a_reader_that_was_inside(held_reader: Any) -> None:
+    finished = threading.Event()
+    with held_reader() as reader:
+        writer = threading.Thread(target=lambda: (synchronize_rcu(), finished.set()))
+        writer.start()
+        assert not finished.wait(0.2)
+        reader.release.set()
+        reader.thread.join(10)
+        assert finished.wait(30)
+        writer.join(10)
+
+
+def test_does_not_wait_for_readers_that_start_later(held_reader: Any) -> None:
+    finished = threading.Event()
+    with held_reader() as first:
+        writer = threading.Thread(target=lambda: (synchronize_rcu(), finished.set()))
+        writer.start()
+        assert not finished.wait(0.1)
+        with held_reader():
+            first.release.set()
+            first.thread.join(10)
+            assert finished.wait(30)     # while the second reader is still inside
+        writer.join(10)
+
+
+def test_times_out_while_a_reader_blocks(held_reader: Any) -> None:
+    with held_reader():
+        start = time.monotonic()
+        assert synchronize_rcu(timeout=0.15) is False
+        assert time.monotonic() - start >= 0.14
+    assert synchronize_rcu(timeout=30) is True
+
+
+def test_inside_a_section_raises_and_changes_nothing() -> None:
+    with RcuGuard() as g:
+        with pytest.raises(RcuDeadlockError, match="synchronize_rcu"):
+            synchronize_rcu()
+        assert g.active
+    assert not qemu_rcu.read_lock_held()
+
+
+def test_from_a_callback_waits_directly() -> None:
+    results: List[bool] = []
+    call_rcu(lambda: results.append(synchronize_rcu()))
+    drain_call_rcu()
+    assert results == [True]
+
+
+def test_gil_is_released_while_waiting(held_reader: Any) -> None:
+    progress = [0]
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            progress[0] += 1
+
+    with held_reader():
+        spinner = threading.Thread(target=spin)
+        spinner.start()
+        before = progress[0]
+        synchronize_rcu(timeout=0.2)
+        during = progress[0] - before
+        stop.set()
+        spinner.join(10)
+    assert during > 1000
+
+
+def test_register_and_unregister_are_idempotent() -> None:
+    def body() -> None:
+        base = registered_threads()
+        register_thread()
+        register_thread()
+        assert registered_threads() == base + 1
+        unregister_thread()
+        unregister_thread()
+        assert registered_threads() == base
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join(10)
+
+
+def test_unregister_inside_a_section_raises_and_stays_registered() -> None:
+    errors: List[BaseException] = []
+
+    def body() -> None:
+        with RcuGuard():
+            count = registered_threads()
+            try:
+                unregister_thread()
+            except RcuError as exc:
+                errors.append(exc)
+            assert registered_threads() == count
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join(10)
+    assert len(errors) == 1 and "read-side section" in str(errors[0])
+
+
+def test_thread_exit_unregisters_even_inside_a_section() -> None:
+    base = registered_threads()
+
+    def body() -> None:
+        qemu_rcu.lib.rcu_read_lock()      # left open: the thread exits inside it
+        assert registered_threads() == base + 1
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join(10)
+    assert registered_threads() == base
+    assert synchronize_rcu(timeout=10) is True
