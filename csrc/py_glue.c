@@ -47,6 +47,8 @@ static const struct qemu_rcu_api api_table = {
     .rcu_disable_atfork = rcu_disable_atfork,
     .rcu_get_stats = rcu_get_stats,
     .free_head = qemu_rcu_free_head,
+    .read_lock = qemu_rcu_read_lock,
+    .read_unlock = qemu_rcu_read_unlock,
 };
 
 /* _write_unraisable(exc, obj): report exc through sys.unraisablehook, the

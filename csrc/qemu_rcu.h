@@ -106,6 +106,8 @@ struct qemu_rcu_api {
     void (*rcu_disable_atfork)(void);
     void (*rcu_get_stats)(struct rcu_stats *out);
     void (*free_head)(struct rcu_head *head);
+    void (*read_lock)(void);              /* out-of-line rcu_read_lock() */
+    void (*read_unlock)(void);            /* out-of-line rcu_read_unlock() */
 };
 
 /* The counter's bit 0 is always set, so a snapshot is never 0 ("idle"). */
@@ -248,6 +250,8 @@ static inline struct rcu_reader_data *get_ptr_rcu_reader(void)
 #define qemu_rcu_reader_first_lock(r)     (qemu_rcu_api->reader_first_lock(r))
 #define qemu_rcu_reader_wake_writer(r)    (qemu_rcu_api->reader_wake_writer(r))
 #define qemu_rcu_unbalanced_unlock()      (qemu_rcu_api->unbalanced_unlock())
+#define qemu_rcu_read_lock()              (qemu_rcu_api->read_lock())
+#define qemu_rcu_read_unlock()            (qemu_rcu_api->read_unlock())
 
 static inline bool rcu_read_lock_held(void)
 {

@@ -10,8 +10,7 @@ from ._qemu_rcu_cffi import _C_API  # noqa: F401 - for PyCapsule_Import
 from .callbacks import call_rcu, drain_call_rcu, synchronize_rcu
 from .cell import RcuCell, RcuRef
 from .errors import RcuDeadlockError, RcuError, RcuGuardExpired, RcuThreadError
-from .guard import (RcuGuard, read_lock, read_lock_held, register_thread,
-                    unregister_thread)
+from .guard import RcuGuard, read_lock, read_lock_held, register_thread, unregister_thread
 
 __version__ = "0.1.0"
 
