@@ -1,73 +1,30 @@
-"""``python -m qemu_rcu``: a short live demonstration of RCU at work."""
+"""``python -m qemu_rcu``: demo (the default), bench, torture, info."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-import threading
-import time
 from typing import List, Optional
 
-import qemu_rcu
-from qemu_rcu import RcuCell, RcuGuard, drain_call_rcu
-
-
-class Version:
-    """A published configuration; poisoned once reclaimed."""
-
-    __slots__ = ("number", "alive")
-
-    def __init__(self, number: int) -> None:
-        self.number = number
-        self.alive = True
-
-    def __rcu_reclaim__(self) -> None:
-        self.alive = False
-
-
-def demo(seconds: float, readers: int) -> int:
-    cell: RcuCell[Version] = RcuCell(Version(0))
-    stop = threading.Event()
-    reads = [0] * readers
-    dead_reads = [0] * readers
-
-    def reader(i: int) -> None:
-        while not stop.is_set():
-            with RcuGuard() as guard:
-                ref = cell.get(guard)
-                if ref is not None and not ref.value.alive:
-                    dead_reads[i] += 1
-            reads[i] += 1
-
-    threads: List[threading.Thread] = [
-        threading.Thread(target=reader, args=(i,)) for i in range(readers)]
-    for t in threads:
-        t.start()
-    updates = 0
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        updates += 1
-        cell.set(Version(updates))
-        time.sleep(0.001)
-    stop.set()
-    for t in threads:
-        t.join()
-    drain_call_rcu()
-    stats = qemu_rcu.ffi.new("struct rcu_stats *")
-    qemu_rcu.lib.rcu_get_stats(stats)
-    print(f"{readers} readers, 1 writer, {seconds:g} s: {sum(reads):,} reads, "
-          f"{updates:,} updates, {stats.grace_periods:,} grace periods, "
-          f"{stats.callbacks_invoked:,} callbacks run, "
-          f"{sum(dead_reads)} reads of reclaimed versions")
-    return 1 if sum(dead_reads) else 0
+# Subcommand -> (module implementing add_arguments/run, one-line help).
+COMMANDS = {
+    "demo": ("qemu_rcu.demo", "readers never wait while a writer publishes (default)"),
+}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        argv = ["demo", *argv]
     parser = argparse.ArgumentParser(prog="python -m qemu_rcu", description=__doc__)
-    parser.add_argument("--seconds", type=float, default=2.0)
-    parser.add_argument("--readers", type=int, default=2)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (module, help_text) in COMMANDS.items():
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(module).add_arguments(cmd)
     args = parser.parse_args(argv)
-    return demo(args.seconds, args.readers)
+    result: int = importlib.import_module(COMMANDS[args.command][0]).run(args)
+    return result
 
 
 if __name__ == "__main__":
