@@ -10,6 +10,9 @@ from typing import List, Optional
 # Subcommand -> (module implementing add_arguments/run, one-line help).
 COMMANDS = {
     "demo": ("qemu_rcu.demo", "readers never wait while a writer publishes (default)"),
+    "bench": ("qemu_rcu.bench", "measure qemu-rcu next to its peers"),
+    "torture": ("qemu_rcu.torture", "rcutorture-style stress of the installed package"),
+    "info": ("qemu_rcu.info", "version, Python, barriers and RCU counters"),
 }
 
 
@@ -17,11 +20,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         argv = ["demo", *argv]
-    parser = argparse.ArgumentParser(prog="python -m qemu_rcu", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="qemu-rcu", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         cmd = sub.add_parser(name, help=help_text, description=help_text)
-        importlib.import_module(module).add_arguments(cmd)
+        if name == argv[0]:
+            # Only the chosen command's module is imported.
+            importlib.import_module(module).add_arguments(cmd)
     args = parser.parse_args(argv)
     result: int = importlib.import_module(COMMANDS[args.command][0]).run(args)
     return result
