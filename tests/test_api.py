@@ -46,6 +46,7 @@ def test_raw_cffi_module_uses_qemu_names() -> None:
 
 def test_polled_grace_periods() -> None:
     lib = qemu_rcu.lib
+    qemu_rcu.drain_call_rcu()          # the callback thread is idle: no grace period runs
     cookie = lib.get_state_synchronize_rcu()
     assert not lib.poll_state_synchronize_rcu(cookie)
     lib.synchronize_rcu()
