@@ -1,6 +1,11 @@
 /* QemuEvent on a futex word, with a mutex/condvar fallback elsewhere. */
 #include "event.h"
 
+#ifndef QEMU_RCU_CORE
+#define QEMU_RCU_CORE
+#endif
+#include "qemu_rcu.h"     /* qemu_rcu_smp_mb() */
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -67,7 +72,7 @@ void qemu_event_destroy(QemuEvent *ev)
 void qemu_event_set(QemuEvent *ev)
 {
     /* Whatever the setter did before must be visible to released waiters. */
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    qemu_rcu_smp_mb();
     if (__atomic_load_n(&ev->value, __ATOMIC_RELAXED) != EV_SET) {
         if (__atomic_exchange_n(&ev->value, EV_SET, __ATOMIC_SEQ_CST) == EV_BUSY) {
             futex_wake_all(&ev->value);
@@ -129,7 +134,7 @@ void qemu_event_reset(QemuEvent *ev)
     pthread_mutex_lock(&ev->lock);
     ev->value = EV_FREE;
     pthread_mutex_unlock(&ev->lock);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    qemu_rcu_smp_mb();
 }
 
 bool qemu_event_timedwait(QemuEvent *ev, int64_t timeout_ns)

@@ -262,18 +262,25 @@ static inline bool rcu_read_lock_held(void)
 
 /* ---- The read side, inline in both modes -------------------------------- */
 
+/* A full memory barrier (a locked instruction on x86, never mfence). */
+static inline void qemu_rcu_smp_mb(void)
+{
+#ifdef __SANITIZE_THREAD__
+    /* ThreadSanitizer does not model fences; a seq_cst RMW it understands
+     * orders the same way. */
+    static unsigned long qemu_rcu_tsan_fence;
+    __atomic_fetch_add(&qemu_rcu_tsan_fence, 0, __ATOMIC_SEQ_CST);
+#else
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
 /* A full barrier on the reader's side unless writers use membarrier, in
  * which case the writer's process-wide barrier stands in for it. */
 static inline void qemu_rcu_reader_barrier(void)
 {
     if (!rcu_membarrier_active) {
-#ifdef __SANITIZE_THREAD__
-        /* ThreadSanitizer does not model fences; an RMW it understands. */
-        static unsigned long qemu_rcu_tsan_fence;
-        __atomic_fetch_add(&qemu_rcu_tsan_fence, 0, __ATOMIC_SEQ_CST);
-#else
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-#endif
+        qemu_rcu_smp_mb();
     }
     __asm__ __volatile__("" ::: "memory");
 }

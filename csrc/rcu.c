@@ -85,7 +85,7 @@ static void smp_mb_global(void)
             qemu_rcu_fatal("membarrier failed (errno %d)", errno);
         }
     } else {
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        qemu_rcu_smp_mb();
     }
 }
 
@@ -165,6 +165,8 @@ static void reader_exit(void *arg)
         unregister_locked(r);
     }
     pthread_mutex_unlock(&rcu_registry_lock);
+    /* A forced writer may be asleep waiting for this section to end. */
+    qemu_event_set(&rcu_gp_event);
 }
 
 void rcu_add_force_rcu_notifier(Notifier *n)
@@ -292,12 +294,12 @@ static void wait_for_readers(bool expedite)
     }
 }
 
-static void synchronize(bool expedite)
+static void synchronize(const char *caller, bool expedite)
 {
     if (rcu_reader.depth > 0) {
-        qemu_rcu_fatal("synchronize_rcu() called inside a read-side critical "
-                       "section of the same thread; it would wait for itself "
-                       "forever");
+        qemu_rcu_fatal("%s() called inside a read-side critical section of "
+                       "the same thread; it would wait for itself forever",
+                       caller);
     }
     pthread_mutex_lock(&rcu_sync_lock);
     __atomic_store_n(&gp_seq, gp_seq + 1, __ATOMIC_RELAXED);
@@ -317,18 +319,18 @@ static void synchronize(bool expedite)
 
 void synchronize_rcu(void)
 {
-    synchronize(false);
+    synchronize("synchronize_rcu", false);
 }
 
 void synchronize_rcu_expedited(void)
 {
-    synchronize(true);
+    synchronize("synchronize_rcu_expedited", true);
 }
 
 unsigned long get_state_synchronize_rcu(void)
 {
     /* The caller's unpublish must come before the snapshot. */
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    qemu_rcu_smp_mb();
     /* Idle: the next grace period will do; running: it may have looked at
      * readers already, so wait for the one after it. */
     return (__atomic_load_n(&gp_seq, __ATOMIC_ACQUIRE) + 3) & ~1UL;
