@@ -1,0 +1,428 @@
+/*
+ * test_fork.c: fork at any moment leaves a working RCU in the child
+ * (design.md 3.5 and the "fork safety at any moment" trap of section 5).
+ *
+ * Every child runs under alarm() and reports through its exit code, so a
+ * child that deadlocks fails the test instead of hanging it; the parent
+ * checks that it keeps working afterwards too.
+ */
+#include "testutil.h"
+
+/* Seconds a child may take to prove its RCU works. */
+#define CHILD_WATCHDOG_S 5
+
+/* Exit codes of a child's self-check, first failure wins. */
+enum {
+    CHILD_OK = 0,
+    CHILD_NOT_IN_SECTION = 10,
+    CHILD_IN_SECTION,
+    CHILD_WRITER_DID_NOT_WAIT,
+    CHILD_CALLBACK_DID_NOT_RUN,
+    CHILD_WRONG_DEPTH,
+};
+
+static int child_cb_ran;
+
+static void child_cb(struct rcu_head *head)
+{
+    (void)head;
+    child_cb_ran = 1;
+}
+
+/* The minimum a child must manage: a grace period, a callback, a drain. */
+static int child_write_side_works(void)
+{
+    struct rcu_head head;
+
+    synchronize_rcu();
+    child_cb_ran = 0;
+    call_rcu1(&head, child_cb);
+    drain_call_rcu();
+    if (!child_cb_ran) {
+        return CHILD_CALLBACK_DID_NOT_RUN;
+    }
+    synchronize_rcu_expedited();
+    return CHILD_OK;
+}
+
+static pid_t fork_child(void)
+{
+    pid_t pid;
+
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) {
+        FATAL("fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        alarm(CHILD_WATCHDOG_S);
+    }
+    return pid;
+}
+
+/* Wait for a child; true if it exited 0.  Prints how it failed.  A child
+ * stuck before its alarm() was armed (inside fork itself) is killed. */
+static bool child_ok(pid_t pid, const char *what)
+{
+    int status;
+
+    if (!tu_wait_child(pid, (CHILD_WATCHDOG_S + 3) * 1000L, &status)) {
+        NOTE("%s: child hung (inside fork?) and was killed", what);
+        return false;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        return true;
+    }
+    if (WIFSIGNALED(status)) {
+        NOTE("%s: child killed by signal %d (%s)%s", what, WTERMSIG(status),
+             strsignal(WTERMSIG(status)),
+             WTERMSIG(status) == SIGALRM ? ": it hung" : "");
+    } else {
+        NOTE("%s: child exited with %d", what, WEXITSTATUS(status));
+    }
+    return false;
+}
+
+/* ---- fork outside a section ---- */
+
+static void fork_outside_section(void)
+{
+    pid_t pid;
+
+    synchronize_rcu();
+    pid = fork_child();
+    if (pid == 0) {
+        if (rcu_read_lock_held()) {
+            _exit(CHILD_IN_SECTION);
+        }
+        rcu_read_lock();
+        rcu_read_unlock();
+        _exit(child_write_side_works());
+    }
+    CHECK(child_ok(pid, "fork outside a section"));
+    CHECK(child_write_side_works() == CHILD_OK);
+}
+
+/* ---- fork inside a section (QEMU: the child aborts) ---- */
+
+static void nop_cb(struct rcu_head *head)
+{
+    (void)head;
+}
+
+static int child_inside_section(void)
+{
+    struct rcu_head head;
+    struct tu_async w;
+    int rc;
+
+    if (!rcu_read_lock_held() || get_ptr_rcu_reader()->depth != 2) {
+        return CHILD_NOT_IN_SECTION;
+    }
+    /* The child's registry knows this thread is inside: a writer on a new
+     * thread of the child must wait for it. */
+    tu_async_start(&w, tu_do_synchronize, NULL);
+    tu_sleep_ms(TU_BLOCKED_MS);
+    if (tu_async_done(&w)) {
+        return CHILD_WRITER_DID_NOT_WAIT;
+    }
+    rcu_read_unlock();
+    if (!rcu_read_lock_held()) {
+        return CHILD_WRONG_DEPTH;
+    }
+    call_rcu1(&head, nop_cb);   /* legal inside; drained below */
+    rcu_read_unlock();
+    if (rcu_read_lock_held()) {
+        return CHILD_WRONG_DEPTH;
+    }
+    pthread_join(w.tid, NULL);   /* the grace period ends now */
+    rc = child_write_side_works();
+    return rc;
+}
+
+static void fork_inside_section(void)
+{
+    pid_t pid;
+
+    rcu_read_lock();
+    rcu_read_lock();
+    pid = fork_child();
+    if (pid == 0) {
+        _exit(child_inside_section());
+    }
+    rcu_read_unlock();
+    rcu_read_unlock();
+    CHECK(child_ok(pid, "fork inside a section"));
+    CHECK(child_write_side_works() == CHILD_OK);
+}
+
+/* ---- fork while the callback thread is busy ----
+ *
+ * Producers recycle a fixed pool of nodes instead of calling malloc, drain
+ * only after the forks are over, and are fully started before the first
+ * fork: the sanitizer runtimes of gcc 12 do not protect their allocators
+ * across fork, so a child forked while another thread is inside malloc/free
+ * (a new thread allocates while it starts) can deadlock in the runtime, as
+ * seen under both ASan and TSan.  glibc's own malloc is fork-safe, and the
+ * core allocates nothing in call_rcu1, grace periods or callbacks, so this
+ * loses nothing.
+ */
+
+#define POOL 256
+
+struct busy_node {
+    struct rcu_head head;
+    long spin_us;
+    int queued;        /* set by the producer, cleared by the callback */
+};
+
+struct flood {
+    pthread_t tid;
+    long spin_us;
+    int started;       /* past thread start-up: safe to fork */
+    struct busy_node nodes[POOL];
+};
+
+static int flood_stop;
+static long flood_invoked;     /* atomic: counted by the callbacks */
+
+static void busy_cb(struct rcu_head *head)
+{
+    struct busy_node *n = container_of(head, struct busy_node, head);
+
+    tu_spin_us(n->spin_us);
+    __atomic_add_fetch(&flood_invoked, 1, __ATOMIC_RELAXED);
+    tu_store(&n->queued, 0);
+}
+
+/* Floods call_rcu1 with callbacks; at most POOL of them are pending per
+ * producer, which also bounds the backlog a child inherits (its drain runs
+ * it all). */
+static void *flood_producer(void *arg)
+{
+    struct flood *f = arg;
+
+    for (unsigned i = 0; !tu_load(&flood_stop); i = (i + 1) % POOL) {
+        struct busy_node *n = &f->nodes[i];
+
+        while (tu_load(&n->queued) && !tu_load(&flood_stop)) {
+            tu_sleep_us(50);     /* the pool is full: wait for callbacks */
+        }
+        if (tu_load(&n->queued)) {
+            break;
+        }
+        n->spin_us = f->spin_us;
+        tu_store(&n->queued, 1);
+        call_rcu1(&n->head, busy_cb);
+        tu_store(&f->started, 1);
+    }
+    drain_call_rcu();    /* the pool must outlive its callbacks */
+    return NULL;
+}
+
+static void flood_start(struct flood *f, long spin_us)
+{
+    memset(f, 0, sizeof(*f));
+    f->spin_us = spin_us;
+    tu_thread_start(&f->tid, flood_producer, f);
+    if (!tu_wait_int(&f->started, 1, TU_SOON_MS)) {
+        FATAL("producer did not start");
+    }
+}
+
+/* Fork nforks times; with alternate, every other fork happens inside a
+ * read-side section of the forking thread. */
+static void fork_repeatedly(int nforks, const char *what, bool alternate)
+{
+    int failed = 0;
+
+    for (int i = 0; i < nforks; i++) {
+        bool inside = alternate && i % 2;
+        pid_t pid;
+
+        if (inside) {
+            rcu_read_lock();
+        }
+        pid = fork_child();
+        if (pid == 0) {
+            if (inside != rcu_read_lock_held()) {
+                _exit(inside ? CHILD_NOT_IN_SECTION : CHILD_IN_SECTION);
+            }
+            if (inside) {
+                rcu_read_unlock();
+            }
+            _exit(child_write_side_works());
+        }
+        if (inside) {
+            rcu_read_unlock();
+        }
+        if (!child_ok(pid, what)) {
+            failed++;
+        }
+        tu_sleep_us(500 + (i * 137) % 1500);   /* vary the fork moment */
+    }
+    CHECKF(failed == 0, "%d of %d children failed (%s)", failed, nforks,
+           what);
+}
+
+#define ENQUEUERS 4
+
+static struct flood floods[ENQUEUERS];
+
+static void fork_while_callbacks_run(void)
+{
+    long before;
+
+    tu_store(&flood_stop, 0);
+    flood_start(&floods[0], 10);
+    /* Wait until the callback thread is really busy. */
+    while (__atomic_load_n(&flood_invoked, __ATOMIC_RELAXED) < 100) {
+        tu_sleep_ms(1);
+    }
+    before = __atomic_load_n(&flood_invoked, __ATOMIC_RELAXED);
+    fork_repeatedly(50, "fork while callbacks run", false);
+    tu_store(&flood_stop, 1);
+    pthread_join(floods[0].tid, NULL);
+    NOTE("%ld slow callbacks ran in the parent during the forks",
+         __atomic_load_n(&flood_invoked, __ATOMIC_RELAXED) - before);
+    CHECK(child_write_side_works() == CHILD_OK);
+}
+
+/* ---- fork while other threads are inside call_rcu1 ---- */
+
+static void fork_while_enqueuing(void)
+{
+    tu_store(&flood_stop, 0);
+    for (int i = 0; i < ENQUEUERS; i++) {
+        flood_start(&floods[i], 0);
+    }
+    fork_repeatedly(30, "fork while enqueuing", false);
+    tu_store(&flood_stop, 1);
+    for (int i = 0; i < ENQUEUERS; i++) {
+        pthread_join(floods[i].tid, NULL);
+    }
+    CHECK(child_write_side_works() == CHILD_OK);
+}
+
+/* ---- fork while readers and writers are busy ----
+ * Every other fork happens inside a section while writers run, so a
+ * writer may be waiting for the forking thread at that moment (see the
+ * previous test for the deterministic version). */
+
+static int churn_stop;
+static int churn_started;   /* threads past start-up (see above) */
+
+static void *churn_reader(void *arg)
+{
+    (void)arg;
+    tu_inc(&churn_started);
+    while (!tu_load(&churn_stop)) {
+        rcu_read_lock();
+        tu_spin_us(50);
+        rcu_read_unlock();
+    }
+    return NULL;
+}
+
+static void *churn_writer(void *arg)
+{
+    (void)arg;
+    tu_inc(&churn_started);
+    while (!tu_load(&churn_stop)) {
+        synchronize_rcu();
+    }
+    return NULL;
+}
+
+static void fork_during_grace_periods(void)
+{
+    pthread_t r[2], w[2];
+
+    tu_store(&churn_stop, 0);
+    for (int i = 0; i < 2; i++) {
+        tu_thread_start(&r[i], churn_reader, NULL);
+        tu_thread_start(&w[i], churn_writer, NULL);
+    }
+    if (!tu_wait_int(&churn_started, 4, TU_SOON_MS)) {
+        FATAL("reader/writer threads did not start");
+    }
+    fork_repeatedly(30, "fork during grace periods", true);
+    tu_store(&churn_stop, 1);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(r[i], NULL);
+        pthread_join(w[i], NULL);
+    }
+    CHECK(child_write_side_works() == CHILD_OK);
+}
+
+/* ---- rcu_disable_atfork: a fork that only execs ----
+ * With the handlers off the child must not touch RCU; it execs at once.
+ * The parent's RCU keeps working, and fork handling comes back on. */
+static void fork_with_atfork_disabled(void)
+{
+    pid_t pid;
+
+    rcu_disable_atfork();
+    pid = fork_child();
+    if (pid == 0) {
+        execl("/bin/true", "true", (char *)NULL);
+        _exit(127);
+    }
+    rcu_enable_atfork();
+    CHECK(child_ok(pid, "fork with atfork disabled"));
+    CHECK(child_write_side_works() == CHILD_OK);
+
+    /* Enabled again: a child has a working RCU. */
+    pid = fork_child();
+    if (pid == 0) {
+        _exit(child_write_side_works());
+    }
+    CHECK(child_ok(pid, "fork after rcu_enable_atfork"));
+}
+
+/*
+ * ---- fork inside a section that a writer is waiting for ----
+ *
+ * The forking thread holds a section; another thread sits in
+ * synchronize_rcu() waiting for it.  A fork "prepare" handler that waits
+ * for the writer to finish would deadlock the fork itself, which is why
+ * this runs late: a hang here is caught by the watchdog and kills the
+ * program.
+ */
+static void fork_inside_section_while_writer_waits(void)
+{
+    struct tu_async w;
+    pid_t pid;
+
+    rcu_read_lock();
+    tu_async_start(&w, tu_do_synchronize, NULL);
+    tu_sleep_ms(TU_BLOCKED_MS);
+    CHECK(!tu_async_done(&w));
+    NOTE("forking while a writer waits for this thread's section");
+    pid = fork_child();
+    if (pid == 0) {
+        if (!rcu_read_lock_held()) {
+            _exit(CHILD_NOT_IN_SECTION);
+        }
+        rcu_read_unlock();
+        _exit(child_write_side_works());
+    }
+    CHECK(!tu_async_done(&w));
+    rcu_read_unlock();
+    tu_async_join(&w, TU_SOON_MS, "the parent's writer");
+    CHECK(child_ok(pid, "fork inside a section a writer waits for"));
+}
+
+int main(void)
+{
+    tu_init("test_fork");
+    RUN(fork_outside_section);
+    RUN(fork_inside_section);
+    RUN(fork_with_atfork_disabled);
+    RUN(fork_while_callbacks_run);
+    RUN(fork_while_enqueuing);
+    RUN(fork_inside_section_while_writer_waits);
+    RUN(fork_during_grace_periods);
+    return tu_done();
+}

@@ -1,0 +1,223 @@
+/*
+ * test_guards.c: rcu_read_lock_held() and the scoped guards (facts 1.2,
+ * 3.22).  RCU_READ_LOCK_GUARD() and WITH_RCU_READ_LOCK_GUARD() must unlock
+ * exactly once whichever way the scope is left: falling off the end,
+ * break, continue, return or goto.  "Exactly once" is checked through the
+ * nesting depth: one unlock too many aborts (unbalanced), one too few
+ * leaves depth > 0.
+ */
+#include "testutil.h"
+
+static unsigned depth(void)
+{
+    return get_ptr_rcu_reader()->depth;
+}
+
+static void lock_held(void)
+{
+    CHECK(!rcu_read_lock_held());
+    rcu_read_lock();
+    CHECK(rcu_read_lock_held());
+    rcu_read_lock();
+    CHECK(rcu_read_lock_held());
+    rcu_read_unlock();
+    CHECK(rcu_read_lock_held());
+    rcu_read_unlock();
+    CHECK(!rcu_read_lock_held());
+    /* The out-of-line pair for bindings behaves the same. */
+    qemu_rcu_read_lock();
+    CHECK(rcu_read_lock_held());
+    CHECK(depth() == 1);
+    qemu_rcu_read_unlock();
+    CHECK(!rcu_read_lock_held());
+}
+
+/* ---- RCU_READ_LOCK_GUARD ---- */
+
+static int guard_fall_through(void)
+{
+    RCU_READ_LOCK_GUARD();
+    return (int)depth();
+}
+
+static int guard_early_return(int early)
+{
+    RCU_READ_LOCK_GUARD();
+    if (early) {
+        return (int)depth() + 100;
+    }
+    return (int)depth();
+}
+
+static void lock_guard(void)
+{
+    CHECK(guard_fall_through() == 1);
+    CHECK(depth() == 0);
+    CHECK(guard_early_return(1) == 101);
+    CHECK(depth() == 0);
+    CHECK(guard_early_return(0) == 1);
+    CHECK(depth() == 0);
+
+    /* Scoped to a block; two guards in one scope nest. */
+    {
+        RCU_READ_LOCK_GUARD();
+        RCU_READ_LOCK_GUARD();
+        CHECK(depth() == 2);
+    }
+    CHECK(depth() == 0);
+
+    /* Leaving a loop body by break, continue and goto. */
+    for (int i = 0; i < 3; i++) {
+        RCU_READ_LOCK_GUARD();
+        CHECK(depth() == 1);
+        if (i == 0) {
+            continue;
+        }
+        if (i == 1) {
+            break;
+        }
+    }
+    CHECK(depth() == 0);
+    for (int i = 0; i < 3; i++) {
+        RCU_READ_LOCK_GUARD();
+        if (i == 1) {
+            goto out;
+        }
+    }
+out:
+    CHECK(depth() == 0);
+}
+
+/* ---- WITH_RCU_READ_LOCK_GUARD ---- */
+
+static int with_return(void)
+{
+    WITH_RCU_READ_LOCK_GUARD() {
+        return (int)depth();
+    }
+    return -1;
+}
+
+static int with_goto(void)
+{
+    int seen = -1;
+
+    WITH_RCU_READ_LOCK_GUARD() {
+        seen = (int)depth();
+        goto done;
+    }
+    seen = -2;      /* not reached */
+done:
+    return seen;
+}
+
+static void with_guard(void)
+{
+    int runs;
+
+    /* Normal completion: the body runs once. */
+    runs = 0;
+    WITH_RCU_READ_LOCK_GUARD() {
+        CHECK(depth() == 1);
+        runs++;
+    }
+    CHECK(runs == 1);
+    CHECK(depth() == 0);
+
+    /* break leaves the guard's own loop. */
+    runs = 0;
+    WITH_RCU_READ_LOCK_GUARD() {
+        runs++;
+        break;
+    }
+    CHECK(runs == 1);
+    CHECK(depth() == 0);
+
+    /* continue ends the body like normal completion. */
+    runs = 0;
+    WITH_RCU_READ_LOCK_GUARD() {
+        runs++;
+        continue;
+    }
+    CHECK(runs == 1);
+    CHECK(depth() == 0);
+
+    CHECK(with_return() == 1);
+    CHECK(depth() == 0);
+    CHECK(with_goto() == 1);
+    CHECK(depth() == 0);
+
+    /* Nested guards, and a guard inside an explicit section. */
+    WITH_RCU_READ_LOCK_GUARD() {
+        WITH_RCU_READ_LOCK_GUARD() {
+            CHECK(depth() == 2);
+        }
+        CHECK(depth() == 1);
+    }
+    CHECK(depth() == 0);
+    rcu_read_lock();
+    WITH_RCU_READ_LOCK_GUARD() {
+        CHECK(depth() == 2);
+    }
+    CHECK(depth() == 1);
+    rcu_read_unlock();
+    CHECK(depth() == 0);
+
+    /* Inside an outer loop, break from the guard does not leave the outer
+     * loop (it is the guard's own for). */
+    runs = 0;
+    for (int i = 0; i < 3; i++) {
+        WITH_RCU_READ_LOCK_GUARD() {
+            runs++;
+            break;
+        }
+    }
+    CHECK(runs == 3);
+    CHECK(depth() == 0);
+}
+
+/* A guard really holds a section: a writer waits for it. */
+struct guard_reader {
+    int inside;
+    int release;
+    int unlocking;
+};
+
+static void *guard_reader_main(void *arg)
+{
+    struct guard_reader *g = arg;
+
+    WITH_RCU_READ_LOCK_GUARD() {
+        tu_store(&g->inside, 1);
+        tu_wait_int(&g->release, 1, TU_SOON_MS);
+        tu_store(&g->unlocking, 1);
+    }
+    return NULL;
+}
+
+static void guard_blocks_writer(void)
+{
+    struct guard_reader g = { 0 };
+    struct tu_async w;
+    pthread_t t;
+
+    tu_thread_start(&t, guard_reader_main, &g);
+    tu_wait_int(&g.inside, 1, TU_SOON_MS);
+    tu_async_start(&w, tu_do_synchronize, NULL);
+    tu_sleep_ms(TU_BLOCKED_MS);
+    CHECK(!tu_async_done(&w));
+    CHECK(tu_load(&g.unlocking) == 0);
+    tu_store(&g.release, 1);
+    tu_async_join(&w, TU_SOON_MS, "synchronize_rcu");
+    pthread_join(t, NULL);
+}
+
+int main(void)
+{
+    tu_init("test_guards");
+    RUN(lock_held);
+    RUN(lock_guard);
+    RUN(with_guard);
+    RUN(guard_blocks_writer);
+    return tu_done();
+}

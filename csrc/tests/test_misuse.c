@@ -1,0 +1,188 @@
+/*
+ * test_misuse.c: mistakes that QEMU turns into hangs or corruption must
+ * print a message naming the mistake and abort (design.md 3.3, facts 3.4,
+ * 3.5).  Each mistake runs in a forked child whose stderr is captured; the
+ * child's watchdog turns a hang into SIGALRM, which fails the check.
+ */
+#include "testutil.h"
+
+/* Seconds a misusing child may live; an abort is immediate. */
+#define CHILD_WATCHDOG_S 5
+
+static void nop_cb(struct rcu_head *head)
+{
+    (void)head;
+}
+
+/* The harness itself: a child that does everything right exits 0. */
+static void child_correct_use(void)
+{
+    struct rcu_head head;
+
+    rcu_read_lock();
+    rcu_read_unlock();
+    synchronize_rcu();
+    call_rcu1(&head, nop_cb);
+    drain_call_rcu();
+}
+
+static void correct_use_exits_cleanly(void)
+{
+    struct tu_child c;
+
+    tu_run_child(child_correct_use, CHILD_WATCHDOG_S, &c);
+    CHECK(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
+    CHECKF(c.err[0] == '\0', "unexpected stderr: %s", c.err);
+}
+
+/* Facts 3.4: unlock without lock. */
+static void child_unlock_without_lock(void)
+{
+    rcu_read_unlock();
+}
+
+static void child_unlock_twice(void)
+{
+    rcu_read_lock();
+    rcu_read_unlock();
+    rcu_read_unlock();
+}
+
+static void unbalanced_unlock(void)
+{
+    struct tu_child c;
+
+    tu_run_child(child_unlock_without_lock, CHILD_WATCHDOG_S, &c);
+    CHECK_ABORTED_WITH(&c, "rcu_read_unlock");
+    tu_run_child(child_unlock_twice, CHILD_WATCHDOG_S, &c);
+    CHECK_ABORTED_WITH(&c, "rcu_read_unlock");
+}
+
+/* Facts 3.5: waiting for a grace period inside one's own section. */
+static void child_sync_in_section(void)
+{
+    rcu_read_lock();
+    synchronize_rcu();
+}
+
+static void child_sync_in_nested_section(void)
+{
+    rcu_read_lock();
+    rcu_read_lock();
+    rcu_read_unlock();
+    synchronize_rcu();
+}
+
+static void child_expedited_in_section(void)
+{
+    rcu_read_lock();
+    synchronize_rcu_expedited();
+}
+
+static void synchronize_inside_section(void)
+{
+    struct tu_child c;
+
+    tu_run_child(child_sync_in_section, CHILD_WATCHDOG_S, &c);
+    CHECK_ABORTED_WITH(&c, "synchronize_rcu", "section");
+    tu_run_child(child_sync_in_nested_section, CHILD_WATCHDOG_S, &c);
+    CHECK_ABORTED_WITH(&c, "synchronize_rcu", "section");
+    /* The expedited variant deadlocks just the same. */
+    tu_run_child(child_expedited_in_section, CHILD_WATCHDOG_S, &c);
+    CHECK_ABORTED_WITH(&c, "synchronize_rcu", "section");
+}
+
+static void child_drain_in_section(void)
+{
+    struct rcu_head head;
+
+    call_rcu1(&head, nop_cb);
+    rcu_read_lock();
+    drain_call_rcu();
+}
+
+static void drain_inside_section(void)
+{
+    struct tu_child c;
+
+    tu_run_child(child_drain_in_section, CHILD_WATCHDOG_S, &c);
+    CHECK_ABORTED_WITH(&c, "drain_call_rcu", "section");
+}
+
+/* drain_call_rcu() from a callback would wait for the callback thread,
+ * i.e. for itself. */
+static void drain_cb(struct rcu_head *head)
+{
+    (void)head;
+    drain_call_rcu();
+}
+
+static void child_drain_in_callback(void)
+{
+    static struct rcu_head head;
+
+    call_rcu1(&head, drain_cb);
+    /* If the core does not catch it, this waits forever (watchdog). */
+    drain_call_rcu();
+}
+
+static void drain_from_callback(void)
+{
+    struct tu_child c;
+
+    tu_run_child(child_drain_in_callback, CHILD_WATCHDOG_S, &c);
+    CHECK_ABORTED_WITH(&c, "drain_call_rcu", "callback");
+}
+
+/* design 3.2 / section 4: unregistering inside a section would make
+ * writers stop waiting for a section that is still open. */
+static void child_unregister_in_section(void)
+{
+    rcu_read_lock();
+    rcu_unregister_thread();
+}
+
+static void unregister_inside_section(void)
+{
+    struct tu_child c;
+
+    tu_run_child(child_unregister_in_section, CHILD_WATCHDOG_S, &c);
+    CHECK_ABORTED_WITH(&c, "rcu_unregister_thread", "section");
+}
+
+/* The same mistakes on a thread other than the main one. */
+static void *sync_in_section_thread(void *arg)
+{
+    (void)arg;
+    child_sync_in_section();
+    return NULL;
+}
+
+static void child_thread_sync_in_section(void)
+{
+    pthread_t t;
+
+    tu_thread_start(&t, sync_in_section_thread, NULL);
+    pthread_join(t, NULL);
+}
+
+static void misuse_on_other_thread(void)
+{
+    struct tu_child c;
+
+    tu_run_child(child_thread_sync_in_section, CHILD_WATCHDOG_S, &c);
+    CHECK_ABORTED_WITH(&c, "synchronize_rcu", "section");
+}
+
+int main(void)
+{
+    tu_init("test_misuse");
+    RUN(correct_use_exits_cleanly);
+    RUN(unbalanced_unlock);
+    RUN(synchronize_inside_section);
+    RUN(drain_inside_section);
+    RUN(drain_from_callback);
+    RUN(unregister_inside_section);
+    RUN(misuse_on_other_thread);
+    return tu_done();
+}

@@ -1,0 +1,559 @@
+/*
+ * testutil.h: the small harness shared by the C tests of the RCU core.
+ *
+ * Each test program runs a list of subtests and prints TAP: "ok N - name" or
+ * "not ok N - name", then the plan "1..N"; it exits 1 if anything failed.
+ * CHECK() records a failure and carries on, so one run shows every broken
+ * property.  A per-subtest alarm() is the watchdog: a hang kills the program
+ * (SIGALRM, default action, so no sanitizer runtime is involved) instead of
+ * blocking CI, and the "# start:" line printed before each subtest tells
+ * which one hung.
+ *
+ * Waiting rules: a test never uses a sleep as its only synchronisation.  It
+ * waits for flags (tu_wait_int) and joins threads; a sleep appears only where
+ * the property itself is "X is still blocked after a while".
+ */
+#ifndef QEMU_RCU_TESTUTIL_H
+#define QEMU_RCU_TESTUTIL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "qemu_rcu.h"
+
+/* Seconds one subtest may run.  Generous because ThreadSanitizer slows
+ * everything down several times on a 2-core machine. */
+#define TU_WATCHDOG_S 20
+
+/* How long a test waits for something that must happen "soon" before it
+ * calls it a failure.  Grace periods take milliseconds; this is slack for
+ * sanitizers and a loaded machine. */
+#define TU_SOON_MS 5000
+
+/* How long "still blocked" is observed before the test believes it. */
+#define TU_BLOCKED_MS 100
+
+#define container_of(ptr, type, member) \
+    ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* ---- atomics on plain ints (flags shared between test threads) -------- */
+
+static inline int tu_load(const int *p)
+{
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static inline void tu_store(int *p, int v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+static inline int tu_inc(int *p)
+{
+    return __atomic_add_fetch(p, 1, __ATOMIC_ACQ_REL);
+}
+
+/* ---- time ---------------------------------------------------------------- */
+
+static inline int64_t tu_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline double tu_elapsed_ms(int64_t since_ns)
+{
+    return (double)(tu_now_ns() - since_ns) / 1e6;
+}
+
+static inline void tu_sleep_us(long us)
+{
+    struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        /* keep sleeping for the rest */
+    }
+}
+
+static inline void tu_sleep_ms(long ms)
+{
+    tu_sleep_us(ms * 1000);
+}
+
+/* Burn CPU for about us microseconds (a reader "doing work" in a section,
+ * or a slow callback) without giving the CPU away. */
+static inline void tu_spin_us(long us)
+{
+    int64_t end = tu_now_ns() + (int64_t)us * 1000;
+
+    while (tu_now_ns() < end) {
+        __asm__ __volatile__("" ::: "memory");
+    }
+}
+
+/* Poll *p until it equals want; false if timeout_ms passed first. */
+static inline bool tu_wait_int(const int *p, int want, long timeout_ms)
+{
+    int64_t end = tu_now_ns() + (int64_t)timeout_ms * 1000000;
+
+    while (tu_load(p) != want) {
+        if (tu_now_ns() > end) {
+            return false;
+        }
+        tu_sleep_us(200);
+    }
+    return true;
+}
+
+/* ---- TAP output ------------------------------------------------------------ */
+
+static int tu_tests_run;
+static int tu_tests_failed;
+static int tu_cur_failures;
+
+static inline bool tu_check(bool ok, const char *what, const char *file,
+                            int line)
+{
+    if (!ok) {
+        tu_cur_failures++;
+        printf("# FAILED %s:%d: %s\n", file, line, what);
+    }
+    return ok;
+}
+
+#define CHECK(cond) tu_check((cond), #cond, __FILE__, __LINE__)
+
+/* CHECK with a printf-style explanation printed on failure. */
+#define CHECKF(cond, ...)                                                   \
+    ({                                                                      \
+        bool tu_ok_ = (cond);                                               \
+        if (!tu_check(tu_ok_, #cond, __FILE__, __LINE__)) {                 \
+            printf("#   ");                                                 \
+            printf(__VA_ARGS__);                                            \
+            printf("\n");                                                   \
+        }                                                                   \
+        tu_ok_;                                                             \
+    })
+
+/* A comment line in the TAP stream. */
+#define NOTE(...)                                                           \
+    do {                                                                    \
+        printf("# ");                                                       \
+        printf(__VA_ARGS__);                                                \
+        printf("\n");                                                       \
+    } while (0)
+
+/* Something went so wrong that continuing would hang (e.g. a thread that
+ * cannot be joined): report this subtest as failed and stop the program. */
+#define FATAL(...)                                                          \
+    do {                                                                    \
+        printf("# FATAL %s:%d: ", __FILE__, __LINE__);                      \
+        printf(__VA_ARGS__);                                                \
+        printf("\nnot ok %d - (aborted)\n1..%d\n", tu_tests_run + 1,        \
+               tu_tests_run + 1);                                           \
+        fflush(stdout);                                                     \
+        _exit(1);                                                           \
+    } while (0)
+
+static inline void tu_run(const char *name, void (*fn)(void))
+{
+    int64_t t0 = tu_now_ns();
+
+    tu_cur_failures = 0;
+    printf("# start: %s\n", name);
+    fflush(stdout);
+    alarm(TU_WATCHDOG_S);
+    fn();
+    alarm(0);
+    printf("# %s took %.1f ms\n", name, tu_elapsed_ms(t0));
+    tu_tests_run++;
+    if (tu_cur_failures) {
+        tu_tests_failed++;
+    }
+    printf("%sok %d - %s\n", tu_cur_failures ? "not " : "", tu_tests_run,
+           name);
+    fflush(stdout);
+}
+
+#define RUN(fn) tu_run(#fn, fn)
+
+/* A subtest that cannot run in this configuration, with the reason. */
+static inline void tu_skip(const char *name, const char *why)
+{
+    tu_tests_run++;
+    printf("ok %d - %s # SKIP %s\n", tu_tests_run, name, why);
+    fflush(stdout);
+}
+
+#define SKIP(fn, why) ((void)(fn), tu_skip(#fn, why))
+
+/* Line-buffered stdout (meson reads it through a pipe, and a killed test
+ * must still show what it printed), plus the membarrier mode in use. */
+static inline void tu_init(const char *prog)
+{
+    struct rcu_stats st;
+    const char *env = getenv("QEMU_RCU_MEMBARRIER");
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    /* The callback thread registers itself once it runs; after a drain it
+     * has, so registered_threads no longer moves behind the tests' back. */
+    drain_call_rcu();
+    rcu_get_stats(&st);
+    printf("# %s: rcu_membarrier_active=%d (QEMU_RCU_MEMBARRIER=%s), "
+           "%u registered threads\n", prog, (int)rcu_membarrier_active,
+           env ? env : "unset", st.registered_threads);
+}
+
+static inline int tu_done(void)
+{
+    printf("1..%d\n", tu_tests_run);
+    printf("# %d of %d subtests failed\n", tu_tests_failed, tu_tests_run);
+    return tu_tests_failed ? 1 : 0;
+}
+
+/* ---- threads ----------------------------------------------------------------- */
+
+static inline void tu_thread_start(pthread_t *tid, void *(*fn)(void *),
+                                   void *arg)
+{
+    int err = pthread_create(tid, NULL, fn, arg);
+
+    if (err) {
+        FATAL("pthread_create: %s", strerror(err));
+    }
+}
+
+/*
+ * A function run on its own thread, with a "done" flag the test can poll:
+ * used for writers whose blocking is the thing under test.
+ */
+struct tu_async {
+    pthread_t tid;
+    void (*fn)(void *arg);
+    void *arg;
+    int done;
+};
+
+static inline void *tu_async_main(void *opaque)
+{
+    struct tu_async *a = opaque;
+
+    a->fn(a->arg);
+    tu_store(&a->done, 1);
+    return NULL;
+}
+
+static inline void tu_async_start(struct tu_async *a, void (*fn)(void *),
+                                  void *arg)
+{
+    a->fn = fn;
+    a->arg = arg;
+    a->done = 0;
+    tu_thread_start(&a->tid, tu_async_main, a);
+}
+
+static inline bool tu_async_done(struct tu_async *a)
+{
+    return tu_load(&a->done) != 0;
+}
+
+/* Join a that must finish within timeout_ms; if it does not, the program
+ * cannot clean up (the thread is stuck in the core), so it stops. */
+static inline void tu_async_join(struct tu_async *a, long timeout_ms,
+                                 const char *what)
+{
+    if (!tu_wait_int(&a->done, 1, timeout_ms)) {
+        FATAL("%s still blocked after %ld ms", what, timeout_ms);
+    }
+    pthread_join(a->tid, NULL);
+}
+
+/* Adapters so tu_async can run the writer-side API directly. */
+static inline void tu_do_synchronize(void *arg)
+{
+    (void)arg;
+    synchronize_rcu();
+}
+
+static inline void tu_do_synchronize_expedited(void *arg)
+{
+    (void)arg;
+    synchronize_rcu_expedited();
+}
+
+static inline void tu_do_drain(void *arg)
+{
+    (void)arg;
+    drain_call_rcu();
+}
+
+/*
+ * A reader thread that sits in a read-side section until told to leave.
+ *
+ * The test sets the options, calls holder_start() and waits for "inside";
+ * it sets "release" to let the reader go.  "unlocking" is set right before
+ * the outermost rcu_read_unlock(), so a writer that returns can check that
+ * it really waited for the unlock.  With "notifier" set, the reader
+ * registers a force-RCU notifier that counts kicks, and with
+ * "leave_on_kick" a kick also makes it leave (as a TCG vCPU would).  The
+ * reader never stays longer than TU_SOON_MS, so a missing kick fails the
+ * test instead of hanging it ("timed_out").
+ */
+struct holder {
+    /* options */
+    bool nest;           /* lock, lock, unlock: depth 1 via nesting */
+    bool notifier;
+    bool leave_on_kick;
+    /* state */
+    pthread_t tid;
+    pthread_t self;      /* set by the reader itself, before any notifier */
+    Notifier n;
+    int kicks;
+    int kicks_on_reader; /* notifier calls made on the reader's own thread */
+    int inside;
+    int release;
+    int unlocking;
+    int outside;
+    int timed_out;
+    int was_registered;  /* rcu_reader.registered before the first lock */
+};
+
+static inline void tu_holder_kick(Notifier *n, void *data)
+{
+    struct holder *h = container_of(n, struct holder, n);
+
+    (void)data;
+    /* Runs on the writer's thread under the registry lock: only a flag. */
+    if (pthread_equal(pthread_self(), h->self)) {
+        tu_inc(&h->kicks_on_reader);
+    }
+    tu_inc(&h->kicks);
+}
+
+static inline void *tu_holder_main(void *opaque)
+{
+    struct holder *h = opaque;
+    int64_t deadline = tu_now_ns() + (int64_t)TU_SOON_MS * 1000000;
+
+    h->self = pthread_self();
+    h->was_registered = get_ptr_rcu_reader()->registered;
+    if (h->notifier) {
+        h->n.notify = tu_holder_kick;
+        rcu_add_force_rcu_notifier(&h->n);
+    }
+    rcu_read_lock();
+    if (h->nest) {
+        rcu_read_lock();
+        rcu_read_lock();
+        rcu_read_unlock();
+        rcu_read_unlock();   /* back at depth 1: the outer section remains */
+    }
+    tu_store(&h->inside, 1);
+    while (!tu_load(&h->release) &&
+           !(h->leave_on_kick && tu_load(&h->kicks) > 0)) {
+        if (tu_now_ns() > deadline) {
+            tu_store(&h->timed_out, 1);
+            break;
+        }
+        tu_sleep_us(100);
+    }
+    tu_store(&h->unlocking, 1);
+    rcu_read_unlock();
+    if (h->notifier) {
+        rcu_remove_force_rcu_notifier(&h->n);
+    }
+    tu_store(&h->outside, 1);
+    return NULL;
+}
+
+static inline void holder_start(struct holder *h)
+{
+    tu_thread_start(&h->tid, tu_holder_main, h);
+    if (!tu_wait_int(&h->inside, 1, TU_SOON_MS)) {
+        FATAL("reader thread did not enter its section");
+    }
+}
+
+static inline void holder_stop(struct holder *h)
+{
+    tu_store(&h->release, 1);
+    pthread_join(h->tid, NULL);
+}
+
+/* A writer that records, the moment synchronize_rcu() returns, whether the
+ * holder had already started its unlock. */
+struct sync_probe {
+    struct holder *h;
+    bool expedited;
+    int saw_unlocking;
+};
+
+static inline void tu_do_sync_probe(void *arg)
+{
+    struct sync_probe *p = arg;
+
+    if (p->expedited) {
+        synchronize_rcu_expedited();
+    } else {
+        synchronize_rcu();
+    }
+    p->saw_unlocking = tu_load(&p->h->unlocking);
+}
+
+/* ---- forked children ---------------------------------------------------------- */
+
+/*
+ * Reap child pid, waiting at most timeout_ms.  A child that is still alive
+ * then is killed with SIGKILL (its own alarm() may never have been armed if
+ * it hung inside fork()) so no stuck process outlives the test; returns
+ * false in that case.
+ */
+static inline bool tu_wait_child(pid_t pid, long timeout_ms, int *status)
+{
+    int64_t end = tu_now_ns() + (int64_t)timeout_ms * 1000000;
+
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid) {
+            return true;
+        }
+        if (r < 0 && errno != EINTR) {
+            FATAL("waitpid: %s", strerror(errno));
+        }
+        if (tu_now_ns() > end) {
+            kill(pid, SIGKILL);
+            while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
+            }
+            return false;
+        }
+        tu_sleep_us(500);
+    }
+}
+
+struct tu_child {
+    int status;
+    bool hung;            /* killed by the parent after the timeout */
+    char err[8192];       /* the child's stderr, NUL-terminated, truncated */
+};
+
+/*
+ * Run fn in a forked child whose stderr goes into c->err.  The child has its
+ * own watchdog; if fn returns, the child exits 0.  stdout is flushed first
+ * so the child does not print the parent's buffered output again.
+ */
+static inline void tu_run_child(void (*fn)(void), unsigned watchdog_s,
+                                struct tu_child *c)
+{
+    int64_t end = tu_now_ns() + ((int64_t)watchdog_s + 2) * 1000000000;
+    int fds[2];
+    size_t len = 0;
+    pid_t pid;
+
+    memset(c, 0, sizeof(*c));
+    fflush(stdout);
+    fflush(stderr);
+    if (pipe(fds) != 0) {
+        FATAL("pipe: %s", strerror(errno));
+    }
+    pid = fork();
+    if (pid < 0) {
+        FATAL("fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[1]);
+        alarm(watchdog_s);
+        fn();
+        _exit(0);
+    }
+    close(fds[1]);
+    /* Read until EOF, or until the deadline if the child hangs. */
+    for (;;) {
+        struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+        int left_ms = (int)((end - tu_now_ns()) / 1000000);
+        ssize_t n;
+
+        if (left_ms <= 0) {
+            break;
+        }
+        if (poll(&pfd, 1, left_ms) <= 0) {
+            continue;     /* EINTR, or the deadline: checked above */
+        }
+        if (len == sizeof(c->err) - 1) {
+            char sink[512];    /* full: keep draining so it never blocks */
+            n = read(fds[0], sink, sizeof(sink));
+        } else {
+            n = read(fds[0], c->err + len, sizeof(c->err) - 1 - len);
+            if (n > 0) {
+                len += (size_t)n;
+            }
+        }
+        if (n == 0 || (n < 0 && errno != EINTR)) {
+            break;
+        }
+    }
+    c->err[len] = '\0';
+    close(fds[0]);
+    c->hung = !tu_wait_child(pid, end > tu_now_ns() ?
+                             (end - tu_now_ns()) / 1000000 : 0, &c->status);
+}
+
+/* Print the child's fate and stderr as TAP comments. */
+static inline void tu_child_describe(const struct tu_child *c)
+{
+    const char *p = c->err;
+
+    if (c->hung) {
+        NOTE("child hung and was killed");
+    } else if (WIFSIGNALED(c->status)) {
+        NOTE("child killed by signal %d (%s)", WTERMSIG(c->status),
+             strsignal(WTERMSIG(c->status)));
+    } else if (WIFEXITED(c->status)) {
+        NOTE("child exited with status %d", WEXITSTATUS(c->status));
+    }
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        int n = nl ? (int)(nl - p) : (int)strlen(p);
+        printf("#   stderr: %.*s\n", n, p);
+        p += n + (nl != NULL);
+    }
+}
+
+static inline bool tu_contains_nocase(const char *hay, const char *needle)
+{
+    return strcasestr(hay, needle) != NULL;
+}
+
+/* The child must have died of SIGABRT with a message naming the mistake:
+ * every needle (case-insensitive) must appear in its stderr. */
+#define CHECK_ABORTED_WITH(c, ...)                                          \
+    do {                                                                    \
+        const char *tu_needles_[] = { __VA_ARGS__, NULL };                  \
+        CHECK(WIFSIGNALED((c)->status) && WTERMSIG((c)->status) == SIGABRT);\
+        for (int tu_i_ = 0; tu_needles_[tu_i_]; tu_i_++) {                  \
+            CHECKF(tu_contains_nocase((c)->err, tu_needles_[tu_i_]),        \
+                   "stderr does not mention \"%s\"", tu_needles_[tu_i_]);   \
+        }                                                                   \
+        tu_child_describe(c);                                               \
+    } while (0)
+
+#endif /* QEMU_RCU_TESTUTIL_H */
