@@ -185,3 +185,25 @@ def test_c_level_misuse_fails_loudly(python: Any, code: str, message: str) -> No
     result = python(f"from qemu_rcu import lib\n{code}\n")
     assert result.returncode == -signal.SIGABRT
     assert "qemu-rcu: fatal: " + message in result.stderr
+
+
+def test_threads_exiting_while_registered(python: Any) -> None:
+    result = python("""
+        import threading, qemu_rcu
+        def reader(leave_open):
+            qemu_rcu.register_thread()
+            if leave_open:
+                qemu_rcu.lib.rcu_read_lock()       # the thread ends inside its section
+            else:
+                with qemu_rcu.RcuGuard():
+                    pass
+        for i in range(50):
+            t = threading.Thread(target=reader, args=(i % 2 == 0,))
+            t.start()
+            t.join()
+        assert qemu_rcu.synchronize_rcu(timeout=10)
+        qemu_rcu.call_rcu(print, "callbacks still run")
+        assert qemu_rcu.drain_call_rcu(timeout=10)
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "callbacks still run"
