@@ -59,13 +59,35 @@ void qemu_rcu_py_shutdown(void);
 void qemu_rcu_py_after_fork_child(void);
 
 extern "Python+C" void _qemu_rcu_run_py_callbacks(uint64_t seq);
+
+#define QEMU_RCU_TORTURE_AGES ...
+#define QEMU_RCU_TORTURE_MAX_READERS ...
+#define QEMU_RCU_TORTURE_MAX_UPDATERS ...
+struct qemu_rcu_torture;
+struct qemu_rcu_torture_counts {
+    uint64_t reads;
+    uint64_t updates;
+    uint64_t heap_updates;
+    uint64_t reclaimed;
+    uint64_t sync_loops;
+    uint64_t mberrors;
+    uint64_t poisoned;
+    uint64_t recycled;
+    uint64_t age[...];
+};
+struct qemu_rcu_torture *qemu_rcu_torture_start(int readers, int updaters);
+void qemu_rcu_torture_snapshot(struct qemu_rcu_torture *t,
+                               struct qemu_rcu_torture_counts *out);
+void qemu_rcu_torture_stop(struct qemu_rcu_torture *t,
+                           struct qemu_rcu_torture_counts *final);
+uint64_t qemu_rcu_torture_errors(const struct qemu_rcu_torture_counts *c);
 """
 
 ffibuilder = cffi.FFI()
 ffibuilder.cdef(CDEF)
 ffibuilder.set_source(
     "qemu_rcu._qemu_rcu_cffi",
-    '#include "rcu_internal.h"\n#include "py_glue.h"\n',
+    '#include "rcu_internal.h"\n#include "py_glue.h"\n#include "torture.h"\n',
 )
 
 if __name__ == "__main__":
