@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import sys
 import textwrap
 import threading
-from typing import Any, Type
+from typing import Any, Callable, Iterator, Type
 
 import pytest
 
-from qemu_rcu import RcuGuard
+from qemu_rcu import RcuGuard, read_lock_held
 
 
 def run_python(code: str, timeout: float = 60, **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -55,3 +56,58 @@ class HeldReader:
 @pytest.fixture
 def held_reader() -> Type[HeldReader]:
     return HeldReader
+
+
+class Worker:
+    """One long-lived thread that runs the calls it is given, one at a time.
+
+    It drops its references to a call's function, arguments and result before
+    the caller gets the result, so an object handed back and forth is
+    deallocated on whichever thread the test lets go of it last.
+    """
+
+    def __init__(self) -> None:
+        self._todo: queue.Queue[Any] = queue.Queue()
+        self._out: list[tuple[bool, Any]] = []
+        self._done = threading.Semaphore(0)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        self.ident: int = self.call(threading.get_ident)
+
+    def _run(self) -> None:
+        while True:
+            job = self._todo.get()
+            if job is None:
+                return
+            try:
+                self._out.append((True, job[0](*job[1])))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                self._out.append((False, exc))
+            job = None
+            self._done.release()
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        self._todo.put((fn, args))
+        assert self._done.acquire(timeout=30), "the worker thread is stuck"
+        ok, value = self._out.pop()
+        if not ok:
+            raise value
+        return value
+
+    def stop(self) -> None:
+        self._todo.put(None)
+        self._thread.join(30)
+
+
+@pytest.fixture
+def worker() -> Iterator[Worker]:
+    w = Worker()
+    yield w
+    w.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_section_leaks() -> Iterator[None]:
+    assert not read_lock_held(), "an earlier test left a read-side section open"
+    yield
+    assert not read_lock_held(), "this test left a read-side section open"

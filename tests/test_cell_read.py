@@ -5,11 +5,10 @@ from __future__ import annotations
 import copy
 import gc
 import pickle
-import queue
 import threading
 import types
 import weakref
-from typing import Any, Callable, Generic, Iterator, Optional, TypeVar
+from typing import Any, Callable, Generic, Optional, TypeVar
 
 import pytest
 from hypothesis import given, settings
@@ -40,60 +39,6 @@ class Box:
     def __init__(self, n: int = 0) -> None:
         self.n = n
         self.back: Any = None
-
-
-class Worker:
-    """One long-lived thread that runs the calls it is given, one at a time.
-
-    It drops its references to a call's function, arguments and result before
-    the caller gets the result (see tests/test_guard.py).
-    """
-
-    def __init__(self) -> None:
-        self._todo: queue.Queue[Any] = queue.Queue()
-        self._out: list[tuple[bool, Any]] = []
-        self._done = threading.Semaphore(0)
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        self.ident: int = self.call(threading.get_ident)
-
-    def _run(self) -> None:
-        while True:
-            job = self._todo.get()
-            if job is None:
-                return
-            try:
-                self._out.append((True, job[0](*job[1])))
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                self._out.append((False, exc))
-            job = None
-            self._done.release()
-
-    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        self._todo.put((fn, args))
-        assert self._done.acquire(timeout=30), "the worker thread is stuck"
-        ok, value = self._out.pop()
-        if not ok:
-            raise value
-        return value
-
-    def stop(self) -> None:
-        self._todo.put(None)
-        self._thread.join(30)
-
-
-@pytest.fixture
-def worker() -> Iterator[Worker]:
-    w = Worker()
-    yield w
-    w.stop()
-
-
-@pytest.fixture(autouse=True)
-def _no_section_leaks() -> Iterator[None]:
-    assert not read_lock_held(), "an earlier test left a read-side section open"
-    yield
-    assert not read_lock_held(), "this test left a read-side section open"
 
 
 # ---- RcuCellBase --------------------------------------------------------------
@@ -165,7 +110,7 @@ def test_get_with_an_ended_guard_raises_expired() -> None:
         empty.get(g)  # checked even when there is nothing to return
 
 
-def test_get_with_a_foreign_guard_raises_thread_error(worker: Worker) -> None:
+def test_get_with_a_foreign_guard_raises_thread_error(worker: Any) -> None:
     c = RcuCellBase(1)
     g = worker.call(RcuGuard)
     me = threading.get_ident()
@@ -322,7 +267,7 @@ def test_ref_keeps_its_guard_alive() -> None:
     assert not read_lock_held()
 
 
-def test_ref_from_a_foreign_thread(worker: Worker) -> None:
+def test_ref_from_a_foreign_thread(worker: Any) -> None:
     c = RcuCellBase(1)
     g = RcuGuard()
     r = c.get(g)

@@ -6,11 +6,10 @@ import copy
 import gc
 import itertools
 import pickle
-import queue
 import sys
 import threading
 import warnings
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 
@@ -18,61 +17,6 @@ from qemu_rcu._qemu_rcu_cffi import RcuGuard, read_lock, read_lock_held
 from qemu_rcu.errors import RcuError, RcuGuardExpired, RcuThreadError
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class Worker:
-    """One long-lived thread that runs the calls it is given, one at a time.
-
-    It drops its references to a call's function, arguments and result before
-    the caller gets the result, so an object handed back and forth is
-    deallocated on whichever thread the test lets go of it last.
-    """
-
-    def __init__(self) -> None:
-        self._todo: queue.Queue[Any] = queue.Queue()
-        self._out: list[tuple[bool, Any]] = []
-        self._done = threading.Semaphore(0)
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        self.ident: int = self.call(threading.get_ident)
-
-    def _run(self) -> None:
-        while True:
-            job = self._todo.get()
-            if job is None:
-                return
-            try:
-                self._out.append((True, job[0](*job[1])))
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                self._out.append((False, exc))
-            job = None
-            self._done.release()
-
-    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        self._todo.put((fn, args))
-        assert self._done.acquire(timeout=30), "the worker thread is stuck"
-        ok, value = self._out.pop()
-        if not ok:
-            raise value
-        return value
-
-    def stop(self) -> None:
-        self._todo.put(None)
-        self._thread.join(30)
-
-
-@pytest.fixture
-def worker() -> Iterator[Worker]:
-    w = Worker()
-    yield w
-    w.stop()
-
-
-@pytest.fixture(autouse=True)
-def _no_section_leaks() -> Iterator[None]:
-    assert not read_lock_held(), "an earlier test left a read-side section open"
-    yield
-    assert not read_lock_held(), "this test left a read-side section open"
 
 
 def foreign(owner: int, me: int) -> str:
@@ -243,7 +187,7 @@ def test_deep_nesting() -> None:
 # ---- threads ------------------------------------------------------------------
 
 
-def test_guard_belongs_to_the_creating_thread(worker: Worker) -> None:
+def test_guard_belongs_to_the_creating_thread(worker: Any) -> None:
     g = worker.call(RcuGuard)
     assert worker.call(read_lock_held) is True
     assert read_lock_held() is False
@@ -253,7 +197,7 @@ def test_guard_belongs_to_the_creating_thread(worker: Worker) -> None:
 
 
 @pytest.mark.parametrize("name", ["unlock", "__exit__", "__enter__"])
-def test_foreign_thread_raises_and_changes_nothing(worker: Worker, name: str) -> None:
+def test_foreign_thread_raises_and_changes_nothing(worker: Any, name: str) -> None:
     g = RcuGuard()
     me = threading.get_ident()
     args = (None, None, None) if name == "__exit__" else ()
@@ -266,7 +210,7 @@ def test_foreign_thread_raises_and_changes_nothing(worker: Worker, name: str) ->
     assert not read_lock_held()
 
 
-def test_foreign_thread_with_statement(worker: Worker) -> None:
+def test_foreign_thread_with_statement(worker: Any) -> None:
     g = RcuGuard()
 
     def use() -> None:
@@ -279,7 +223,7 @@ def test_foreign_thread_with_statement(worker: Worker) -> None:
     g.unlock()
 
 
-def test_foreign_thread_is_checked_before_expiry(worker: Worker) -> None:
+def test_foreign_thread_is_checked_before_expiry(worker: Any) -> None:
     g = RcuGuard()
     g.unlock()
     with pytest.raises(RcuThreadError):
@@ -362,7 +306,7 @@ def test_ended_guard_collects_silently() -> None:
         gc.collect()
 
 
-def test_leaked_guard_collected_on_another_thread(worker: Worker) -> None:
+def test_leaked_guard_collected_on_another_thread(worker: Any) -> None:
     g = worker.call(RcuGuard)
     me = threading.get_ident()
     with pytest.warns(ResourceWarning) as rec:
@@ -385,7 +329,7 @@ def test_leaked_guard_collected_on_another_thread(worker: Worker) -> None:
     assert worker.call(read_lock_held) is False
 
 
-def test_leaked_guard_warns_only_once(worker: Worker) -> None:
+def test_leaked_guard_warns_only_once(worker: Any) -> None:
     g = worker.call(RcuGuard)
     with pytest.warns(ResourceWarning) as rec:
         del g
