@@ -16,7 +16,7 @@
  *    (from the module's init function, holding the GIL) and use the same
  *    names: they reach the one RCU domain of the process through the capsule
  *    "qemu_rcu._C_API".  Every translation unit that uses RCU calls
- *    import_qemu_rcu() once, or defines QEMU_RCU_API_EXTERN (see below).
+ *    import_qemu_rcu() once, or shares one pointer (QEMU_RCU_API_EXTERN).
  *
  * Differences from QEMU, all deliberate: a thread is registered on its first
  * rcu_read_lock() and unregistered when it exits; registering twice or
@@ -193,9 +193,12 @@ QEMU_RCU_EXPORT void qemu_rcu_unbalanced_unlock(void) __attribute__((noreturn));
 /* Python.h should come first in the including file; this is a fallback. */
 #include <Python.h>
 
-/* One table pointer per translation unit, unless the program defines
- * QEMU_RCU_API_EXTERN in every file but one to share a single pointer. */
-#ifdef QEMU_RCU_API_EXTERN
+/* One table pointer per translation unit.  To share a single pointer across
+ * files, define QEMU_RCU_API_EXTERN before the include in every file, and
+ * QEMU_RCU_API_DEFINE as well in the one file that calls import_qemu_rcu(). */
+#if defined(QEMU_RCU_API_DEFINE)
+const struct qemu_rcu_api *qemu_rcu_api;
+#elif defined(QEMU_RCU_API_EXTERN)
 extern const struct qemu_rcu_api *qemu_rcu_api;
 #else
 static const struct qemu_rcu_api *qemu_rcu_api;
