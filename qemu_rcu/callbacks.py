@@ -136,8 +136,10 @@ def drain_call_rcu(timeout: Optional[float] = None) -> bool:
 
 # ---- Interpreter exit and fork ---------------------------------------------
 
-# At exit, give up on callbacks only after this long without progress.
+# At exit, give up on callbacks after this long without one running, or
+# after _EXIT_LIMIT_S in all (callbacks may keep queuing callbacks).
 _EXIT_PATIENCE_S = 10.0
+_EXIT_LIMIT_S = 60.0
 
 
 def _run_pending_at_exit() -> None:
@@ -145,13 +147,13 @@ def _run_pending_at_exit() -> None:
     # then keep the callback thread out of the interpreter for good.
     try:
         if not read_lock_held():
-            stalled_since = time.monotonic()
-            while _pending:
-                before = len(_pending)
+            start = progress = time.monotonic()
+            while _pending and time.monotonic() - start < _EXIT_LIMIT_S:
+                oldest = _pending[0][0]
                 drain_call_rcu(timeout=1.0)
-                if len(_pending) < before:
-                    stalled_since = time.monotonic()
-                elif time.monotonic() - stalled_since > _EXIT_PATIENCE_S:
+                if not _pending or _pending[0][0] != oldest:
+                    progress = time.monotonic()
+                elif time.monotonic() - progress > _EXIT_PATIENCE_S:
                     break
         if _pending:
             print(f"qemu_rcu: {len(_pending)} RCU callbacks never ran: a "
