@@ -65,6 +65,7 @@ struct updater {
     pthread_t thread;
     int role;                       /* the updater's index: see torture.h */
     uint64_t count;                 /* updates or synchronize loops */
+    uint64_t longest_ns;            /* role 0: slowest synchronize_rcu() */
     char pad[64];
 };
 
@@ -121,9 +122,14 @@ static void *reader_main(void *arg)
 {
     struct reader *me = arg;
     struct qemu_rcu_torture *t = me->t;
+    /* Both ways of joining the registry are under load: explicitly, or by
+     * the first rcu_read_lock() (and left by the thread's exit). */
+    bool registers = (me - t->readers) % 2 == 0;
     uint64_t n = 0;
 
-    rcu_register_thread();
+    if (registers) {
+        rcu_register_thread();
+    }
     while (!stopping(t)) {
         struct torture_obj *p, *h;
         int gen, heap_gen, age;
@@ -161,7 +167,9 @@ static void *reader_main(void *arg)
         BUMP(&me->age[age < 0 ? 0 : age >= AGES ? AGES - 1 : age]);
         BUMP(&me->reads);
     }
-    rcu_unregister_thread();
+    if (registers) {
+        rcu_unregister_thread();
+    }
     return NULL;
 }
 
@@ -177,6 +185,7 @@ static void *pipeline_main(void *arg)
     while (!stopping(t)) {
         struct torture_obj *old = LD(&t->current);  /* only we write it */
         struct torture_obj *p;
+        int64_t gp_ns;
 
         idx = (idx + 1) % PIPE_LEN;
         p = &t->pipe[idx];
@@ -199,7 +208,12 @@ static void *pipeline_main(void *arg)
                 ST(&t->pipe[i].age, LD(&t->pipe[i].age) + 1);
             }
         }
+        gp_ns = now_ns();
         synchronize_rcu();
+        gp_ns = now_ns() - gp_ns;
+        if ((uint64_t)gp_ns > LD(&me->longest_ns)) {
+            ST(&me->longest_ns, (uint64_t)gp_ns);
+        }
         ST(&old->poison, 1);
         BUMP(&me->count);
     }
@@ -395,6 +409,7 @@ void qemu_rcu_torture_snapshot(struct qemu_rcu_torture *t,
 
         if (u->role == 0) {
             out->updates += count;
+            out->longest_gp_ns = LD(&u->longest_ns);
         } else if (u->role == 1) {
             out->heap_updates += count;
         } else {

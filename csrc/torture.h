@@ -12,11 +12,14 @@
  *    object with qatomic_rcu_read(), checks that both were fully published
  *    (mbtest), lingers, then checks that neither was poisoned or recycled
  *    meanwhile and records the pipeline object's age in a histogram.
+ *    Even-numbered readers register themselves; odd ones are registered by
+ *    their first rcu_read_lock() and unregistered by their thread's exit.
  *  - updater 0 advances a ring of QEMU_RCU_TORTURE_PIPE_LEN static objects:
  *    re-initialise the next one, publish it, age every other one, wait for
- *    a grace period, poison the one it replaced.  A reader can therefore see
- *    age 0 (current) or 1 (replaced, grace period still running): age 2 or
- *    more means a grace period ended while a reader still held the object.
+ *    a grace period (timed: longest_gp_ns), poison the one it replaced.
+ *    A reader can therefore see age 0 (current) or 1 (replaced, grace
+ *    period still running): age 2 or more means a grace period ended while
+ *    a reader still held the object.
  *  - updater 1 (if updaters >= 2) publishes malloc'ed objects and retires
  *    each old one with call_rcu1(); its callback poisons the object and
  *    frees it one grace period later (so a reader that got there too early
@@ -44,8 +47,9 @@ extern "C" {
 
 struct qemu_rcu_torture;
 
-/* Totals since start.  A snapshot taken while the threads run is the sum of
- * per-thread counters read one after the other, not one consistent cut. */
+/* Totals since start (longest_gp_ns: a maximum).  A snapshot taken while
+ * the threads run is the sum of per-thread counters read one after the
+ * other, not one consistent cut. */
 struct qemu_rcu_torture_counts {
     uint64_t reads;          /* read-side sections completed by readers */
     uint64_t updates;        /* pipeline advances (each ends with a grace period) */
@@ -56,6 +60,7 @@ struct qemu_rcu_torture_counts {
     uint64_t poisoned;       /* a reader saw an object that was reclaimed */
     uint64_t recycled;       /* an object was re-initialised under a reader */
     uint64_t age[QEMU_RCU_TORTURE_AGES];   /* ages readers saw */
+    uint64_t longest_gp_ns;  /* updater 0's slowest synchronize_rcu(), ns */
 };
 
 /* Start `readers` reader threads (1 .. MAX_READERS) and `updaters` updater

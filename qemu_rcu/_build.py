@@ -74,6 +74,7 @@ struct qemu_rcu_torture_counts {
     uint64_t poisoned;
     uint64_t recycled;
     uint64_t age[...];
+    uint64_t longest_gp_ns;
 };
 struct qemu_rcu_torture *qemu_rcu_torture_start(int readers, int updaters);
 void qemu_rcu_torture_snapshot(struct qemu_rcu_torture *t,

@@ -48,21 +48,9 @@ static void snapshot_is_full_width(void)
  */
 static void new_reader_not_waited_for(void)
 {
-    struct holder a = { 0 }, b = { 0 };
-    struct tu_async w;
-
-    holder_start(&a);
-    tu_async_start(&w, tu_do_synchronize, NULL);
-    tu_sleep_ms(TU_BLOCKED_MS);
-    CHECK(!tu_async_done(&w));
-    holder_start(&b);
-    tu_store(&a.release, 1);
-    CHECKF(tu_wait_int(&w.done, 1, 2000), "synchronize_rcu waited for a "
-           "reader that entered after it, above 2^32");
-    CHECK(tu_load(&b.unlocking) == 0);
-    holder_stop(&b);
-    holder_stop(&a);
-    tu_async_join(&w, TU_SOON_MS, "synchronize_rcu");
+    tu_check_sync_ignores_new_reader(2000, "synchronize_rcu waited for a "
+                                     "reader that entered after it, above "
+                                     "2^32");
 }
 
 /* A reader that is almost always inside: 300 us sections, no gap. */

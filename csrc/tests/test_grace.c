@@ -27,39 +27,17 @@ static void membarrier_setting(void)
 static void waits_for_reader(void)
 {
     struct holder h = { 0 };
-    struct sync_probe p = { .h = &h };
-    struct tu_async w;
 
     holder_start(&h);
-    tu_async_start(&w, tu_do_sync_probe, &p);
-    tu_sleep_ms(TU_BLOCKED_MS);
-    CHECKF(!tu_async_done(&w), "synchronize_rcu returned while a reader "
-           "was still inside its section");
-    holder_stop(&h);
-    tu_async_join(&w, TU_SOON_MS, "synchronize_rcu after the reader left");
-    CHECK(p.saw_unlocking == 1);
+    tu_check_sync_waits_for(&h, "synchronize_rcu returned while a reader was "
+                            "still inside its section");
 }
 
-/* Facts 3.2: sections that start after the writer began do not delay it.
- * Reader B enters while the writer is already blocked on A; releasing A
- * must end the grace period while B is still inside. */
+/* Facts 3.2: sections that start after the writer began do not delay it. */
 static void ignores_new_readers(void)
 {
-    struct holder a = { 0 }, b = { 0 };
-    struct tu_async w;
-
-    holder_start(&a);
-    tu_async_start(&w, tu_do_synchronize, NULL);
-    tu_sleep_ms(TU_BLOCKED_MS);
-    CHECK(!tu_async_done(&w));
-    holder_start(&b);
-    tu_store(&a.release, 1);
-    CHECKF(tu_wait_int(&w.done, 1, TU_SOON_MS),
-           "synchronize_rcu waited for a section that began after it");
-    CHECK(tu_load(&b.unlocking) == 0);
-    holder_stop(&b);              /* lets a wrongly waiting writer finish */
-    holder_stop(&a);
-    tu_async_join(&w, TU_SOON_MS, "synchronize_rcu");
+    tu_check_sync_ignores_new_reader(TU_SOON_MS, "synchronize_rcu waited for "
+                                     "a section that began after it");
 }
 
 /* Facts 3.3: after lock, lock, unlock the thread is still inside; only the
@@ -67,16 +45,9 @@ static void ignores_new_readers(void)
 static void nesting(void)
 {
     struct holder h = { .nest = true };
-    struct sync_probe p = { .h = &h };
-    struct tu_async w;
 
     holder_start(&h);
-    tu_async_start(&w, tu_do_sync_probe, &p);
-    tu_sleep_ms(TU_BLOCKED_MS);
-    CHECKF(!tu_async_done(&w), "an inner unlock ended the section");
-    holder_stop(&h);
-    tu_async_join(&w, TU_SOON_MS, "synchronize_rcu after the outer unlock");
-    CHECK(p.saw_unlocking == 1);
+    tu_check_sync_waits_for(&h, "an inner unlock ended the section");
 
     /* Same thing on the calling thread itself. */
     rcu_read_lock();

@@ -29,20 +29,13 @@ static void loader_thread_registered(void)
 static void first_lock_registers(void)
 {
     struct holder h = { 0 };
-    struct sync_probe p = { .h = &h };
-    struct tu_async w;
     unsigned before = registered_threads();
 
     holder_start(&h);
     CHECKF(!h.was_registered, "a fresh thread started out registered");
     CHECK(registered_threads() == before + 1);
-    tu_async_start(&w, tu_do_sync_probe, &p);
-    tu_sleep_ms(TU_BLOCKED_MS);
-    CHECKF(!tu_async_done(&w), "the auto-registered reader was not waited "
-           "for");
-    holder_stop(&h);
-    tu_async_join(&w, TU_SOON_MS, "synchronize_rcu");
-    CHECK(p.saw_unlocking == 1);
+    tu_check_sync_waits_for(&h, "the auto-registered reader was not waited "
+                            "for");
     CHECKF(registered_threads() == before, "the exited reader is still "
            "registered (%u, was %u)", registered_threads(), before);
 }
@@ -240,17 +233,11 @@ static void *rereg_main(void *arg)
 static void lock_after_unregister_registers_again(void)
 {
     struct holder h = { 0 };
-    struct sync_probe p = { .h = &h };
-    struct tu_async w;
 
     tu_thread_start(&h.tid, rereg_main, &h);
     tu_wait_int(&h.inside, 1, TU_SOON_MS);
-    tu_async_start(&w, tu_do_sync_probe, &p);
-    tu_sleep_ms(TU_BLOCKED_MS);
-    CHECK(!tu_async_done(&w));
-    holder_stop(&h);
-    tu_async_join(&w, TU_SOON_MS, "synchronize_rcu");
-    CHECK(p.saw_unlocking == 1);
+    tu_check_sync_waits_for(&h, "the re-registered reader was not waited "
+                            "for");
 }
 
 /* Facts 3.7: a thread that never reads can still write. */

@@ -418,6 +418,49 @@ static inline void tu_do_sync_probe(void *arg)
     p->saw_unlocking = tu_load(&p->h->unlocking);
 }
 
+/*
+ * h is inside its section: a synchronize_rcu() started now must still be
+ * blocked after TU_BLOCKED_MS ("what" says what it means if not), and must
+ * return once h is released, not before h began to unlock.  Stops h.
+ */
+static inline void tu_check_sync_waits_for(struct holder *h, const char *what)
+{
+    struct sync_probe p = { .h = h };
+    struct tu_async w;
+
+    tu_async_start(&w, tu_do_sync_probe, &p);
+    tu_sleep_ms(TU_BLOCKED_MS);
+    CHECKF(!tu_async_done(&w), "%s", what);
+    holder_stop(h);
+    tu_async_join(&w, TU_SOON_MS, "synchronize_rcu after the reader left");
+    CHECK(p.saw_unlocking == 1);
+}
+
+/*
+ * A writer does not wait for sections that began after it: reader B enters
+ * while synchronize_rcu() is blocked on reader A, and once A is released
+ * the writer must return within timeout_ms, B still inside ("what" says
+ * what it means if not).
+ */
+static inline void tu_check_sync_ignores_new_reader(long timeout_ms,
+                                                    const char *what)
+{
+    struct holder a = { 0 }, b = { 0 };
+    struct tu_async w;
+
+    holder_start(&a);
+    tu_async_start(&w, tu_do_synchronize, NULL);
+    tu_sleep_ms(TU_BLOCKED_MS);
+    CHECK(!tu_async_done(&w));
+    holder_start(&b);
+    tu_store(&a.release, 1);
+    CHECKF(tu_wait_int(&w.done, 1, timeout_ms), "%s", what);
+    CHECK(tu_load(&b.unlocking) == 0);
+    holder_stop(&b);              /* lets a wrongly waiting writer finish */
+    holder_stop(&a);
+    tu_async_join(&w, TU_SOON_MS, "synchronize_rcu");
+}
+
 /* ---- forked children ---------------------------------------------------------- */
 
 /*
