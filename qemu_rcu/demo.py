@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import threading
 import time
-from typing import List, Optional
+from typing import List
 
 import qemu_rcu
 from qemu_rcu import RcuCell, RcuGuard, drain_call_rcu
