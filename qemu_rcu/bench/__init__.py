@@ -1,0 +1,113 @@
+"""``python -m qemu_rcu bench``: qemu-rcu measured side by side with its peers.
+
+Three parts, each printed as tables of medians and ratios measured in this
+one run (absolute times from different runs are never comparable on a
+shared machine):
+
+- ``c``: the C core next to liburcu, the same loops in C (native.py);
+- ``python``: the Python read path next to Python's locks, and call_rcu's
+  cost end to end (read_path.py);
+- ``writer``: readers of a shared configuration while a writer keeps
+  rebuilding it (writer.py).
+
+This module only builds the command line: ``python -m qemu_rcu`` imports it
+for every subcommand, so the heavy imports wait until ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Dict, List
+
+PARTS = ("c", "python", "writer")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true",
+                        help="short run for a CI smoke test (fewer iterations and rounds)")
+    parser.add_argument("--json", metavar="PATH", help="also save the results as JSON")
+    parser.add_argument("--plot", metavar="PATH",
+                        help="also draw the ratios as a PNG (needs matplotlib: "
+                             "pip install qemu-rcu[bench])")
+    parser.add_argument("--part", action="append", choices=PARTS, dest="parts",
+                        help="run only this part (repeatable; default: all)")
+    parser.add_argument("--rounds", type=int, metavar="N",
+                        help="interleaved rounds per measurement (default: 5, the "
+                             "writer part 3; --quick: 3 and 2)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def _settings(quick: bool, rounds: Any) -> Dict[str, Any]:
+    from .native import NativeSettings
+    from .read_path import ReadPathSettings
+    from .writer import WriterSettings
+
+    if quick:
+        s: Dict[str, Any] = {
+            "c": NativeSettings(pairs_n=10_000_000, sync_n=200, callbacks_n=100_000, rounds=3),
+            "python": ReadPathSettings(number=100_000, rounds=3, callbacks_n=20_000),
+            "writer": WriterSettings(duration=0.5, rounds=2),
+        }
+    else:
+        s = {"c": NativeSettings(), "python": ReadPathSettings(), "writer": WriterSettings()}
+    if rounds:
+        for part in s.values():
+            part.rounds = max(1, int(rounds))
+    return s
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+    import sys
+
+    from qemu_rcu import __version__, lib
+
+    from . import native, plot, read_path, writer
+    from .cbuild import BuildError
+    from .progress import Progress
+    from .report import Table, machine_info, machine_line, print_tables, save_json
+
+    parts: List[str] = args.parts or list(PARTS)
+    settings = _settings(args.quick, args.rounds)
+    progress = Progress(args.quiet)
+    status = 0
+    if args.plot and not plot.available():
+        print(plot.PLOT_HINT, file=sys.stderr)
+    info = machine_info()
+    info["qemu_rcu"] = __version__
+    info["membarrier"] = "on" if lib.rcu_membarrier_active else "off"
+    print(f"qemu-rcu {__version__} bench{' --quick' if args.quick else ''}: "
+          f"{', '.join(parts)}; lib.rcu_membarrier_active = "
+          f"{bool(lib.rcu_membarrier_active)} (QEMU_RCU_MEMBARRIER=0 turns it off)")
+    print(machine_line(info), end="\n\n", flush=True)
+
+    tables: List[Table] = []
+    for part in parts:
+        if part == "c":
+            try:
+                new = native.run(settings["c"], progress)
+            except BuildError as exc:
+                print(f"C part skipped: {exc}", file=sys.stderr)
+                status = 1
+                continue
+        elif part == "python":
+            new = read_path.run(settings["python"], progress)
+        else:
+            new = writer.run(settings["writer"], progress)
+        # Print each part as it finishes: a long run shows results early.
+        print_tables(new, info, sys.stdout)
+        tables.extend(new)
+
+    if args.json:
+        save_json(args.json, tables, info, {
+            "quick": args.quick, "parts": parts,
+            **{k: dataclasses.asdict(v) for k, v in settings.items() if k in parts}})
+        progress(f"saved {args.json}")
+    if args.plot:
+        if plot.available():
+            plot.save(tables, args.plot, machine_line(info))
+            progress(f"saved {args.plot}")
+        else:
+            print(plot.PLOT_HINT, file=sys.stderr)
+            status = 1
+    return status
