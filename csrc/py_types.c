@@ -40,7 +40,7 @@ struct thread_tag {
     unsigned long ident;
 };
 
-static __thread struct thread_tag this_thread;
+static QEMU_RCU_TLS struct thread_tag this_thread;
 static uint64_t last_serial;
 
 static inline uint64_t thread_serial(void)

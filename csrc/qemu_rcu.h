@@ -110,6 +110,14 @@ struct qemu_rcu_api {
     void (*read_unlock)(void);            /* out-of-line rcu_read_unlock() */
 };
 
+/* Thread-local data on the read path uses the initial-exec model: a plain
+ * %fs-relative access instead of a __tls_get_addr() call, which would more
+ * than double the cost of a lock/unlock pair in a shared object.  It takes a
+ * few bytes of the static TLS that the C library reserves for such objects. */
+#ifndef QEMU_RCU_TLS
+#define QEMU_RCU_TLS __thread __attribute__((tls_model("initial-exec")))
+#endif
+
 /* The counter's bit 0 is always set, so a snapshot is never 0 ("idle"). */
 #define RCU_GP_LOCKED 1UL
 #define RCU_GP_CTR    2UL
@@ -123,7 +131,7 @@ struct qemu_rcu_api {
 
 QEMU_RCU_EXPORT extern unsigned long rcu_gp_ctr;
 QEMU_RCU_EXPORT extern bool rcu_membarrier_active;
-QEMU_RCU_EXPORT extern __thread struct rcu_reader_data rcu_reader;
+QEMU_RCU_EXPORT extern QEMU_RCU_TLS struct rcu_reader_data rcu_reader;
 
 /* This thread's reader record (QEMU's accessor name). */
 static inline struct rcu_reader_data *get_ptr_rcu_reader(void)
@@ -203,7 +211,7 @@ extern const struct qemu_rcu_api *qemu_rcu_api;
 #else
 static const struct qemu_rcu_api *qemu_rcu_api;
 #endif
-static __thread struct rcu_reader_data *qemu_rcu_reader_cache;
+static QEMU_RCU_TLS struct rcu_reader_data *qemu_rcu_reader_cache;
 
 /* Import the RCU domain from the qemu_rcu package.  Call with the GIL held;
  * returns 0, or -1 with a Python exception set. */
