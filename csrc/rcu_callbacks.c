@@ -15,47 +15,65 @@
 #include <stdlib.h>
 #include <string.h>
 
-int rcu_call_count;
+#define CACHE_ALIGNED __attribute__((aligned(64)))
+
+/* Let producers fill the next batch this long without contending with the
+ * callback thread, unless someone waits for callbacks to run. */
+#define RCU_BATCH_PAUSE_NS 10000000
+
 int rcu_drains_in_progress;
 
 static struct rcu_head dummy;
-static struct rcu_head *queue_head = &dummy;        /* consumer's end */
-static struct rcu_head **queue_tail = &dummy.next;  /* producers' end */
-static QemuEvent rcu_call_ready_event;
 
-/* Held only while the consumer moves the head (never while a callback
- * runs), so fork can wait for it without waiting on any callback. */
-static pthread_mutex_t consumer_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t callbacks_taken;      /* written under consumer_lock */
-static uint64_t callbacks_invoked;    /* written by the callback thread */
+/* Written by every call_rcu1(): kept on a line of their own. */
+static struct {
+    struct rcu_head **tail;     /* producers' end of the queue */
+    int count;                  /* queued, not yet run and subtracted */
+} producer CACHE_ALIGNED = { &dummy.next, 0 };
+
+/* Written only by the callback thread. */
+static struct {
+    struct rcu_head *head;      /* consumer's end of the queue */
+    int batch_taken;            /* taken in this batch, still in count */
+    uint64_t taken;
+    uint64_t invoked;
+} consumer CACHE_ALIGNED = { &dummy, 0, 0, 0 };
+
+static QemuEvent rcu_call_ready_event;
+static QemuEvent rcu_hurry_event;
+static int hurry;
 
 static __thread bool on_callback_thread;
+
+int rcu_callbacks_pending(void)
+{
+    return __atomic_load_n(&producer.count, __ATOMIC_RELAXED);
+}
 
 static void enqueue(struct rcu_head *node)
 {
     struct rcu_head **prev_link;
 
     __atomic_store_n(&node->next, NULL, __ATOMIC_RELAXED);
-    prev_link = __atomic_exchange_n(&queue_tail, &node->next, __ATOMIC_SEQ_CST);
+    prev_link = __atomic_exchange_n(&producer.tail, &node->next, __ATOMIC_SEQ_CST);
     /* Until this store the consumer sees the queue end just before us. */
     __atomic_store_n(prev_link, node, __ATOMIC_RELEASE);
 }
 
 /* Take the oldest node, or NULL if there is none or its link is not
- * written yet.  Consumer only, under consumer_lock. */
+ * written yet.  Callback thread only.  No lock: fork may cut this short
+ * anywhere, and the child's repair copes with every such state. */
 static struct rcu_head *try_dequeue(void)
 {
     for (;;) {
-        struct rcu_head *node = queue_head;
+        struct rcu_head *node = consumer.head;
         struct rcu_head *next = __atomic_load_n(&node->next, __ATOMIC_ACQUIRE);
 
         if (next == NULL) {
             return NULL;
         }
-        queue_head = next;
+        __atomic_store_n(&consumer.head, next, __ATOMIC_RELAXED);
         if (node != &dummy) {
-            callbacks_taken++;
-            __atomic_fetch_sub(&rcu_call_count, 1, __ATOMIC_RELAXED);
             return node;
         }
         /* The dummy keeps the queue non-empty for producers; put it back. */
@@ -63,26 +81,16 @@ static struct rcu_head *try_dequeue(void)
     }
 }
 
-static struct rcu_head *dequeue_locked(void)
-{
-    struct rcu_head *node;
-
-    pthread_mutex_lock(&consumer_lock);
-    node = try_dequeue();
-    pthread_mutex_unlock(&consumer_lock);
-    return node;
-}
-
 /* The node counted for us may still be half-linked: wait for its producer. */
 static struct rcu_head *dequeue(void)
 {
     for (;;) {
-        struct rcu_head *node = dequeue_locked();
+        struct rcu_head *node = try_dequeue();
         if (node) {
             return node;
         }
         qemu_event_reset(&rcu_call_ready_event);
-        node = dequeue_locked();
+        node = try_dequeue();
         if (node) {
             return node;
         }
@@ -94,7 +102,7 @@ void call_rcu1(struct rcu_head *head, RCUCBFunc *func)
 {
     head->func = func;
     enqueue(head);
-    __atomic_fetch_add(&rcu_call_count, 1, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&producer.count, 1, __ATOMIC_SEQ_CST);
     qemu_event_set(&rcu_call_ready_event);
 }
 
@@ -103,31 +111,60 @@ void qemu_rcu_free_head(struct rcu_head *head)
     free(head);
 }
 
+/* Someone waits for callbacks: end the pause between batches now. */
+static void hurry_up(void)
+{
+    __atomic_store_n(&hurry, 1, __ATOMIC_SEQ_CST);
+    qemu_event_set(&rcu_hurry_event);
+}
+
+static void pause_between_batches(void)
+{
+    qemu_event_reset(&rcu_hurry_event);
+    if (__atomic_exchange_n(&hurry, 0, __ATOMIC_SEQ_CST) ||
+        __atomic_load_n(&rcu_drains_in_progress, __ATOMIC_SEQ_CST) > 0) {
+        return;
+    }
+    qemu_event_timedwait(&rcu_hurry_event, RCU_BATCH_PAUSE_NS);
+}
+
+static int wait_for_callbacks(void)
+{
+    for (;;) {
+        int n;
+
+        qemu_event_reset(&rcu_call_ready_event);
+        n = __atomic_load_n(&producer.count, __ATOMIC_SEQ_CST);
+        if (n > 0) {
+            return n;
+        }
+        qemu_event_wait(&rcu_call_ready_event);
+    }
+}
+
 static void *call_rcu_thread(void *arg)
 {
     (void)arg;
     on_callback_thread = true;
     rcu_register_thread();
     for (;;) {
-        int n;
+        int n = wait_for_callbacks();
 
-        for (;;) {
-            qemu_event_reset(&rcu_call_ready_event);
-            n = __atomic_load_n(&rcu_call_count, __ATOMIC_SEQ_CST);
-            if (n > 0) {
-                break;
-            }
-            qemu_event_wait(&rcu_call_ready_event);
-        }
         /* Every one of the n callbacks was queued before this grace period
          * began, so all of them may run once it ends. */
         synchronize_rcu();
-        while (n-- > 0) {
+        for (int i = 0; i < n; i++) {
             struct rcu_head *node = dequeue();
+            __atomic_store_n(&consumer.batch_taken, i + 1, __ATOMIC_RELAXED);
+            __atomic_store_n(&consumer.taken, consumer.taken + 1, __ATOMIC_RELAXED);
             node->func(node);
-            __atomic_store_n(&callbacks_invoked, callbacks_invoked + 1,
+            __atomic_store_n(&consumer.invoked, consumer.invoked + 1,
                              __ATOMIC_RELAXED);
         }
+        /* Once per batch, so producers' line is not pulled away per node. */
+        __atomic_fetch_sub(&producer.count, n, __ATOMIC_RELAXED);
+        __atomic_store_n(&consumer.batch_taken, 0, __ATOMIC_RELAXED);
+        pause_between_batches();
     }
     return NULL;
 }
@@ -140,6 +177,7 @@ void rcu_callbacks_start(void)
     int err;
 
     qemu_event_init(&rcu_call_ready_event, false);
+    qemu_event_init(&rcu_hurry_event, false);
     /* Signals belong to the application's threads, never to this one. */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -158,16 +196,16 @@ bool rcu_on_callback_thread(void)
     return on_callback_thread;
 }
 
+/* A snapshot of independently read counters: good enough for monitoring. */
 void rcu_callbacks_stats(struct rcu_stats *out)
 {
-    int pending;
+    int pending = __atomic_load_n(&producer.count, __ATOMIC_RELAXED) -
+                  __atomic_load_n(&consumer.batch_taken, __ATOMIC_RELAXED);
 
-    pthread_mutex_lock(&consumer_lock);
-    pending = __atomic_load_n(&rcu_call_count, __ATOMIC_RELAXED);
-    out->callbacks_queued = callbacks_taken + (pending > 0 ? pending : 0);
-    out->callbacks_pending = pending > 0 ? pending : 0;
-    pthread_mutex_unlock(&consumer_lock);
-    out->callbacks_invoked = __atomic_load_n(&callbacks_invoked, __ATOMIC_RELAXED);
+    out->callbacks_pending = pending > 0 ? (uint64_t)pending : 0;
+    out->callbacks_queued = __atomic_load_n(&consumer.taken, __ATOMIC_RELAXED) +
+                            out->callbacks_pending;
+    out->callbacks_invoked = __atomic_load_n(&consumer.invoked, __ATOMIC_RELAXED);
 }
 
 /* ---- Completions and drain ------------------------------------------- */
@@ -210,6 +248,7 @@ struct rcu_completion *rcu_completion_new(bool drain)
         __atomic_fetch_add(&rcu_drains_in_progress, 1, __ATOMIC_SEQ_CST);
     }
     call_rcu1(&c->head, completion_done);
+    hurry_up();
     return c;
 }
 
@@ -249,30 +288,22 @@ void drain_call_rcu(void)
 
 /* ---- Fork -------------------------------------------------------------- */
 
-void rcu_callbacks_fork_prepare(void)
-{
-    pthread_mutex_lock(&consumer_lock);
-}
-
-void rcu_callbacks_fork_parent(void)
-{
-    pthread_mutex_unlock(&consumer_lock);
-}
-
 /*
- * The consumer's state is consistent (we held its lock), but a producer on
- * another thread may have been cut off between swapping the tail and
- * linking its node.  Those threads are gone: end the queue at the last
- * reachable node (their callbacks are lost to the child), recount, and
+ * No lock to take before fork: the callback thread and producers on other
+ * threads may be cut off anywhere.  In the child, every node before the
+ * first missing link is intact; a producer cut off between swapping the tail
+ * and linking its node loses that node and those queued after it, and the
+ * parent's callback thread loses the callback it was running (those are the
+ * parent's to run).  End the queue at the last reachable node, recount, and
  * start a new callback thread.
  */
 void rcu_callbacks_fork_child(void)
 {
-    struct rcu_head *last = queue_head;
-    bool has_dummy = queue_head == &dummy;
+    struct rcu_head *last = consumer.head;
+    bool has_dummy = last == &dummy;
     int count = !has_dummy;     /* the head itself is pending unless dummy */
 
-    for (struct rcu_head *n = queue_head->next; n; n = n->next) {
+    for (struct rcu_head *n = last->next; n; n = n->next) {
         last = n;
         if (n == &dummy) {
             has_dummy = true;
@@ -280,13 +311,14 @@ void rcu_callbacks_fork_child(void)
             count++;
         }
     }
-    queue_tail = &last->next;
+    producer.tail = &last->next;
     if (!has_dummy) {
         /* It was cut off with the rest; the last node needs a successor. */
         enqueue(&dummy);
     }
-    rcu_call_count = count;
+    producer.count = count;
+    consumer.batch_taken = 0;
     rcu_drains_in_progress = 0;
-    pthread_mutex_init(&consumer_lock, NULL);
+    hurry = 0;
     rcu_callbacks_start();
 }

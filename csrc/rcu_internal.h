@@ -16,16 +16,14 @@
 HIDDEN void qemu_rcu_fatal(const char *fmt, ...)
     __attribute__((noreturn, format(printf, 1, 2)));
 
-/* Callbacks queued and not yet taken by the callback thread, and drains in
- * progress: either one makes grace periods force at once. */
-HIDDEN extern int rcu_call_count;
+/* Callbacks queued and not yet run, and drains in progress: many of the
+ * first, or any of the second, make grace periods force at once. */
+HIDDEN int rcu_callbacks_pending(void);
 HIDDEN extern int rcu_drains_in_progress;
 
 /* Callback side (rcu_callbacks.c), driven by the core's init and fork
  * handlers. */
 HIDDEN void rcu_callbacks_start(void);
-HIDDEN void rcu_callbacks_fork_prepare(void);
-HIDDEN void rcu_callbacks_fork_parent(void);
 HIDDEN void rcu_callbacks_fork_child(void);
 HIDDEN void rcu_callbacks_stats(struct rcu_stats *out);
 
