@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <linux/membarrier.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,15 +21,17 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* Polls of 10 ms before a grace period stops waiting politely. */
+/* Polls of 10 ms before a grace period stops waiting politely; before the
+ * first one, a few quick looks, since most sections last microseconds. */
 #define RCU_POLL_NS     10000000
 #define RCU_POLLS       5
+#define RCU_QUICK_LOOKS 10
 /* This many queued callbacks make a grace period force at once. */
 #define RCU_CALL_MIN_SIZE 30
 
 unsigned long rcu_gp_ctr = RCU_GP_LOCKED;
 bool rcu_membarrier_active;
-__thread struct rcu_reader_data rcu_reader;
+QEMU_RCU_TLS struct rcu_reader_data rcu_reader;
 
 static pthread_mutex_t rcu_sync_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t rcu_registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -237,7 +240,7 @@ static bool reader_is_quiescent(struct rcu_reader_data *r)
 static bool should_force(bool expedite, int polls)
 {
     return expedite || polls >= RCU_POLLS ||
-           __atomic_load_n(&rcu_call_count, __ATOMIC_RELAXED) >= RCU_CALL_MIN_SIZE ||
+           rcu_callbacks_pending() >= RCU_CALL_MIN_SIZE ||
            __atomic_load_n(&rcu_drains_in_progress, __ATOMIC_RELAXED) > 0;
 }
 
@@ -251,7 +254,7 @@ static void wait_for_readers(bool expedite)
 {
     struct rcu_reader_data *done = NULL, *r, *next;
     bool forced = false;
-    int polls = 0;
+    int polls = 0, looks = 0;
 
     for (;;) {
         if (!forced && should_force(expedite, polls)) {
@@ -281,6 +284,9 @@ static void wait_for_readers(bool expedite)
         if (forced) {
             qemu_event_wait(&rcu_gp_event);
             qemu_event_reset(&rcu_gp_event);
+        } else if (looks < RCU_QUICK_LOOKS) {
+            looks++;
+            sched_yield();
         } else {
             struct timespec ts = { 0, RCU_POLL_NS };
             nanosleep(&ts, NULL);
@@ -365,7 +371,7 @@ void rcu_disable_atfork(void)
 }
 
 /*
- * Only short-held locks are taken before fork.  The sync lock is not: a
+ * Only the registry lock, which is held briefly, is taken before fork.  The sync lock is not: a
  * grace period can wait on a reader that needs the forking thread (for
  * example a Python thread waiting for the GIL), so waiting for it could
  * deadlock.  The child rebuilds writer state instead.
@@ -374,14 +380,12 @@ static void fork_prepare(void)
 {
     if (__atomic_load_n(&atfork_depth, __ATOMIC_RELAXED) >= 1) {
         pthread_mutex_lock(&rcu_registry_lock);
-        rcu_callbacks_fork_prepare();
     }
 }
 
 static void fork_parent(void)
 {
     if (__atomic_load_n(&atfork_depth, __ATOMIC_RELAXED) >= 1) {
-        rcu_callbacks_fork_parent();
         pthread_mutex_unlock(&rcu_registry_lock);
     }
 }
