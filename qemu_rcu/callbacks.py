@@ -15,6 +15,7 @@ import itertools
 import math
 import os
 import sys
+import threading
 import time
 from collections import deque
 from typing import Any, Callable, Deque, Dict, Optional, Tuple
@@ -29,8 +30,13 @@ __all__ = ["call_rcu", "drain_call_rcu", "synchronize_rcu"]
 _SLICE_NS = 20_000_000
 
 _Entry = Tuple[int, Callable[..., Any], Tuple[Any, ...], Dict[str, Any]]
+# Sorted by number: a marker runs every callback numbered up to its own, and
+# a drain relies on that prefix including all of its thread's callbacks.
 _pending: Deque[_Entry] = deque()
-_next_seq = itertools.count(1).__next__   # atomic under the GIL
+_next_seq = itertools.count(1).__next__
+# Numbering and appending happen together, or a thread switch in between
+# could leave a higher number ahead of a lower one.
+_append_lock = threading.Lock()
 
 
 def call_rcu(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
@@ -43,8 +49,9 @@ def call_rcu(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
     """
     if not callable(fn):
         raise TypeError(f"call_rcu() needs a callable, not {type(fn).__name__}")
-    entry = (_next_seq(), fn, args, kwargs)
-    _pending.append(entry)
+    with _append_lock:
+        entry = (_next_seq(), fn, args, kwargs)
+        _pending.append(entry)
     if lib.qemu_rcu_py_enqueue(entry[0]) != 0:
         _pending.remove(entry)
         raise MemoryError("call_rcu(): out of memory")
@@ -66,9 +73,13 @@ def _run_callbacks(seq: int) -> None:
 ffi.def_extern(name="_qemu_rcu_run_py_callbacks")(_run_callbacks)
 
 
-def _check_timeout(timeout: Optional[float]) -> None:
-    if timeout is not None and not (timeout >= 0 and not math.isnan(timeout)):
+def _check_timeout(timeout: Optional[float]) -> Optional[float]:
+    """The timeout to use: None for none (math.inf included)."""
+    if timeout is None:
+        return None
+    if not (timeout >= 0 and not math.isnan(timeout)):
         raise ValueError(f"timeout must be None or a non-negative number, not {timeout!r}")
+    return None if math.isinf(timeout) else timeout
 
 
 def _check_not_in_section(what: str) -> None:
@@ -109,7 +120,7 @@ def synchronize_rcu(timeout: Optional[float] = None) -> bool:
     On the RCU callback thread itself the wait is direct (the callback
     thread cannot wait for its own queue) and ``timeout`` does not apply.
     """
-    _check_timeout(timeout)
+    timeout = _check_timeout(timeout)
     _check_not_in_section("synchronize_rcu")
     if lib.rcu_on_callback_thread():
         lib.synchronize_rcu()
@@ -124,7 +135,7 @@ def drain_call_rcu(timeout: Optional[float] = None) -> bool:
     ``RcuDeadlockError`` inside a read-side section or inside an RCU
     callback, where it would wait for itself.
     """
-    _check_timeout(timeout)
+    timeout = _check_timeout(timeout)
     _check_not_in_section("drain_call_rcu")
     if lib.rcu_on_callback_thread():
         raise RcuDeadlockError(

@@ -166,3 +166,29 @@ def test_stats_count_callbacks() -> None:
     drain_call_rcu()
     qemu_rcu.lib.rcu_get_stats(stats)
     assert stats.callbacks_invoked >= invoked + 10   # the ten markers
+
+
+def test_infinite_timeout_means_no_timeout() -> None:
+    assert drain_call_rcu(timeout=math.inf) is True
+    assert qemu_rcu.synchronize_rcu(timeout=math.inf) is True
+
+
+def test_drain_covers_own_callbacks_when_threads_race_to_queue() -> None:
+    # Many threads queue at once; each one's drain must find its own
+    # callbacks run, whatever order the queue saw them in.
+    failures: List[str] = []
+
+    def produce(name: int) -> None:
+        for i in range(200):
+            ran: List[int] = []
+            call_rcu(ran.append, i)
+            drain_call_rcu()
+            if ran != [i]:
+                failures.append(f"thread {name}: callback {i} had not run after drain")
+
+    threads = [threading.Thread(target=produce, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert failures == []
