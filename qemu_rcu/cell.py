@@ -29,6 +29,12 @@ def _reclaim(value: object) -> None:
         hook(value)
 
 
+def _retire(old: object, new: object) -> None:
+    """Reclaim what the cell stopped referencing, after a grace period."""
+    if old is not None and old is not new:     # re-publishing is not retiring
+        call_rcu(_reclaim, old)
+
+
 class RcuCell(RcuCellBase, Generic[T]):
     """Holds a reference to a ``T`` (or nothing) that readers take without locks.
 
@@ -59,8 +65,7 @@ class RcuCell(RcuCellBase, Generic[T]):
         """Publish ``value``; the previous value is reclaimed after a grace period."""
         with self._lock("set"):
             old = self._exchange(value)
-        if old is not None:
-            call_rcu(_reclaim, old)
+        _retire(old, value)
 
     def replace(self, value: Optional[T]) -> Optional[T]:
         """Publish ``value`` and hand the previous value to the caller.
@@ -86,8 +91,7 @@ class RcuCell(RcuCellBase, Generic[T]):
                 self._exchange(new)
             finally:
                 self._updating = None
-        if old is not None:
-            call_rcu(_reclaim, old)
+        _retire(old, new)
         return new
 
     def __repr__(self) -> str:

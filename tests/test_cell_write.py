@@ -173,3 +173,12 @@ def test_is_generic_at_run_time() -> None:
     cell = RcuCell[int](5)
     assert cell.raw_get() == 5
     assert "RcuCell" in repr(cell)
+
+
+def test_republishing_the_current_value_does_not_reclaim_it() -> None:
+    value = Tracked(1)
+    cell = RcuCell(value)
+    cell.set(value)
+    cell.update(lambda v: v)
+    drain_call_rcu()
+    assert not value.reclaimed
