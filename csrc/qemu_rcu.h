@@ -70,6 +70,9 @@ struct rcu_reader_data {
     bool registered;
     struct rcu_reader_data *next_, **pprev_;
     Notifier *force_rcu_;
+    bool producer_;         /* has queued callbacks: fork waits for it */
+    bool enqueuing_;        /* between taking the queue's tail and linking */
+    struct rcu_reader_data *producer_next_;
 };
 
 /* Counters from rcu_get_stats(); each is a snapshot, not a consistent set. */

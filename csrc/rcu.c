@@ -40,6 +40,12 @@ static unsigned registered_threads;
 static QemuEvent rcu_gp_event;
 static pthread_key_t reader_exit_key;
 static int atfork_depth = 1;
+static bool fork_handled;       /* this fork's prepare handler did its work */
+
+/* Threads that have queued callbacks, and whether a fork is waiting for
+ * their enqueues to finish (both under the registry lock). */
+static struct rcu_reader_data *producers;
+static bool rcu_forking;
 
 /* Grace-period sequence for the polled API: odd while one is running, and
  * advanced by two for each one completed. */
@@ -118,9 +124,51 @@ static void list_remove(struct rcu_reader_data *r)
 static void unregister_locked(struct rcu_reader_data *r)
 {
     list_remove(r);
-    r->force_rcu_ = NULL;
     r->registered = false;
     registered_threads--;
+}
+
+static void remove_producer_locked(struct rcu_reader_data *r)
+{
+    for (struct rcu_reader_data **p = &producers; *p; p = &(*p)->producer_next_) {
+        if (*p == r) {
+            *p = r->producer_next_;
+            break;
+        }
+    }
+    r->producer_ = false;
+}
+
+/* Wait out a fork in progress, then announce an enqueue.  The seq_cst
+ * exchange and load pair with fork_prepare's store and loads: either the
+ * fork sees us enqueuing and waits, or we see the fork and wait. */
+void rcu_producer_enter(void)
+{
+    struct rcu_reader_data *self = &rcu_reader;
+
+    if (__builtin_expect(!self->producer_, 0)) {
+        pthread_mutex_lock(&rcu_registry_lock);
+        self->producer_next_ = producers;
+        producers = self;
+        self->producer_ = true;
+        pthread_mutex_unlock(&rcu_registry_lock);
+        pthread_setspecific(reader_exit_key, self);
+    }
+    for (;;) {
+        __atomic_exchange_n(&self->enqueuing_, true, __ATOMIC_SEQ_CST);
+        if (!__atomic_load_n(&rcu_forking, __ATOMIC_SEQ_CST)) {
+            return;
+        }
+        __atomic_store_n(&self->enqueuing_, false, __ATOMIC_RELEASE);
+        while (__atomic_load_n(&rcu_forking, __ATOMIC_ACQUIRE)) {
+            sched_yield();
+        }
+    }
+}
+
+void rcu_producer_exit(void)
+{
+    __atomic_store_n(&rcu_reader.enqueuing_, false, __ATOMIC_RELEASE);
 }
 
 void rcu_register_thread(void)
@@ -150,13 +198,16 @@ void rcu_unregister_thread(void)
     if (!r->registered) {
         return;
     }
-    pthread_setspecific(reader_exit_key, NULL);
+    if (!r->producer_) {
+        pthread_setspecific(reader_exit_key, NULL);   /* nothing left to undo */
+    }
     pthread_mutex_lock(&rcu_registry_lock);
     unregister_locked(r);
     pthread_mutex_unlock(&rcu_registry_lock);
 }
 
-/* A registered thread is exiting: a section it left open ends with it. */
+/* A registered or producing thread is exiting: a section it left open ends
+ * with it, and its record leaves every list. */
 static void reader_exit(void *arg)
 {
     struct rcu_reader_data *r = arg;
@@ -167,6 +218,10 @@ static void reader_exit(void *arg)
     if (r->registered) {
         unregister_locked(r);
     }
+    if (r->producer_) {
+        remove_producer_locked(r);
+    }
+    r->force_rcu_ = NULL;
     pthread_mutex_unlock(&rcu_registry_lock);
     /* A forced writer may be asleep waiting for this section to end. */
     qemu_event_set(&rcu_gp_event);
@@ -371,21 +426,33 @@ void rcu_disable_atfork(void)
 }
 
 /*
- * Only the registry lock, which is held briefly, is taken before fork.  The sync lock is not: a
- * grace period can wait on a reader that needs the forking thread (for
- * example a Python thread waiting for the GIL), so waiting for it could
- * deadlock.  The child rebuilds writer state instead.
+ * Before fork, take the registry lock (held only briefly) and wait until no
+ * producer is between taking the queue's tail and linking its node, which
+ * takes a few instructions; a fork copying that gap would cut the child's
+ * queue short.  The sync lock is not taken: a grace period can wait on a
+ * reader that needs the forking thread (for example a Python thread waiting
+ * for the GIL), so waiting for it could deadlock.  The child rebuilds
+ * writer state instead.
  */
 static void fork_prepare(void)
 {
-    if (__atomic_load_n(&atfork_depth, __ATOMIC_RELAXED) >= 1) {
-        pthread_mutex_lock(&rcu_registry_lock);
+    fork_handled = __atomic_load_n(&atfork_depth, __ATOMIC_RELAXED) >= 1;
+    if (!fork_handled) {
+        return;
+    }
+    pthread_mutex_lock(&rcu_registry_lock);
+    __atomic_store_n(&rcu_forking, true, __ATOMIC_SEQ_CST);
+    for (struct rcu_reader_data *r = producers; r; r = r->producer_next_) {
+        while (__atomic_load_n(&r->enqueuing_, __ATOMIC_SEQ_CST)) {
+            sched_yield();
+        }
     }
 }
 
 static void fork_parent(void)
 {
-    if (__atomic_load_n(&atfork_depth, __ATOMIC_RELAXED) >= 1) {
+    if (fork_handled) {
+        __atomic_store_n(&rcu_forking, false, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&rcu_registry_lock);
     }
 }
@@ -396,9 +463,10 @@ static void fork_child(void)
 {
     struct rcu_reader_data *self = &rcu_reader;
 
-    if (__atomic_load_n(&atfork_depth, __ATOMIC_RELAXED) < 1) {
+    if (!fork_handled) {
         return;
     }
+    rcu_forking = false;
     pthread_mutex_init(&rcu_sync_lock, NULL);
     pthread_mutex_init(&rcu_registry_lock, NULL);
     registry = NULL;
@@ -406,6 +474,11 @@ static void fork_child(void)
     if (self->registered) {
         list_insert(&registry, self);
         registered_threads = 1;
+    }
+    producers = NULL;
+    if (self->producer_) {
+        self->producer_next_ = NULL;
+        producers = self;
     }
     self->waiting = false;
     /* A grace period cut off by fork did not complete. */

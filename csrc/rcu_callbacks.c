@@ -50,6 +50,7 @@ int rcu_callbacks_pending(void)
     return __atomic_load_n(&producer.count, __ATOMIC_RELAXED);
 }
 
+/* Only between rcu_producer_enter() and rcu_producer_exit(). */
 static void enqueue(struct rcu_head *node)
 {
     struct rcu_head **prev_link;
@@ -61,8 +62,8 @@ static void enqueue(struct rcu_head *node)
 }
 
 /* Take the oldest node, or NULL if there is none or its link is not
- * written yet.  Callback thread only.  No lock: fork may cut this short
- * anywhere, and the child's repair copes with every such state. */
+ * written yet.  Callback thread only.  No lock: a fork that cuts this short
+ * leaves a whole queue in the child (see rcu_callbacks_fork_child). */
 static struct rcu_head *try_dequeue(void)
 {
     for (;;) {
@@ -77,7 +78,9 @@ static struct rcu_head *try_dequeue(void)
             return node;
         }
         /* The dummy keeps the queue non-empty for producers; put it back. */
+        rcu_producer_enter();
         enqueue(&dummy);
+        rcu_producer_exit();
     }
 }
 
@@ -101,8 +104,11 @@ static struct rcu_head *dequeue(void)
 void call_rcu1(struct rcu_head *head, RCUCBFunc *func)
 {
     head->func = func;
+    rcu_producer_enter();
     enqueue(head);
+    /* Counted before fork may copy us, or the child's count falls short. */
     __atomic_fetch_add(&producer.count, 1, __ATOMIC_SEQ_CST);
+    rcu_producer_exit();
     qemu_event_set(&rcu_call_ready_event);
 }
 
@@ -289,36 +295,36 @@ void drain_call_rcu(void)
 /* ---- Fork -------------------------------------------------------------- */
 
 /*
- * No lock to take before fork: the callback thread and producers on other
- * threads may be cut off anywhere.  In the child, every node before the
- * first missing link is intact; a producer cut off between swapping the tail
- * and linking its node loses that node and those queued after it, and the
- * parent's callback thread loses the callback it was running (those are the
- * parent's to run).  End the queue at the last reachable node, recount, and
- * start a new callback thread.
+ * fork waited for producers to finish linking, so the queue is whole in the
+ * child, though its dummy may be missing.  The parent's callback thread is
+ * gone, with the callback it was running (the parent runs it); recount what
+ * is left and start a new thread.
+ * Forked from a callback, this thread is the callback thread, and its loop
+ * carries on where it was.
  */
 void rcu_callbacks_fork_child(void)
 {
-    struct rcu_head *last = consumer.head;
-    bool has_dummy = last == &dummy;
-    int count = !has_dummy;     /* the head itself is pending unless dummy */
+    bool has_dummy = consumer.head == &dummy;
+    int count = !has_dummy;                 /* the head is pending unless dummy */
 
-    for (struct rcu_head *n = last->next; n; n = n->next) {
-        last = n;
+    rcu_drains_in_progress = 0;
+    hurry = 0;
+    if (on_callback_thread) {
+        return;
+    }
+    for (struct rcu_head *n = consumer.head->next; n; n = n->next) {
         if (n == &dummy) {
             has_dummy = true;
         } else {
             count++;
         }
     }
-    producer.tail = &last->next;
     if (!has_dummy) {
-        /* It was cut off with the rest; the last node needs a successor. */
+        /* The parent's thread had taken it out to put it back at the end,
+         * and fork came first: without it the last node could not be taken. */
         enqueue(&dummy);
     }
     producer.count = count;
     consumer.batch_taken = 0;
-    rcu_drains_in_progress = 0;
-    hurry = 0;
     rcu_callbacks_start();
 }

@@ -21,6 +21,11 @@ HIDDEN void qemu_rcu_fatal(const char *fmt, ...)
 HIDDEN int rcu_callbacks_pending(void);
 HIDDEN extern int rcu_drains_in_progress;
 
+/* Bracket a producer's enqueue, so that fork never copies a half-linked
+ * queue into the child (rcu.c). */
+HIDDEN void rcu_producer_enter(void);
+HIDDEN void rcu_producer_exit(void);
+
 /* Callback side (rcu_callbacks.c), driven by the core's init and fork
  * handlers. */
 HIDDEN void rcu_callbacks_start(void);

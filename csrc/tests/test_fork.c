@@ -19,7 +19,18 @@ enum {
     CHILD_WRITER_DID_NOT_WAIT,
     CHILD_CALLBACK_DID_NOT_RUN,
     CHILD_WRONG_DEPTH,
+    CHILD_OWN_CALLBACK_LOST,
 };
+
+/* Queued by the forking thread just before fork: the child must run it. */
+static struct rcu_head own_head;
+static int own_ran;
+
+static void own_cb(struct rcu_head *head)
+{
+    (void)head;
+    own_ran = 1;
+}
 
 static int child_cb_ran;
 
@@ -241,6 +252,8 @@ static void fork_repeatedly(int nforks, const char *what, bool alternate)
         bool inside = alternate && i % 2;
         pid_t pid;
 
+        own_ran = 0;
+        call_rcu1(&own_head, own_cb);
         if (inside) {
             rcu_read_lock();
         }
@@ -252,6 +265,11 @@ static void fork_repeatedly(int nforks, const char *what, bool alternate)
             if (inside) {
                 rcu_read_unlock();
             }
+            /* Other threads' half-done enqueues must not cut it off. */
+            drain_call_rcu();
+            if (!own_ran) {
+                _exit(CHILD_OWN_CALLBACK_LOST);
+            }
             _exit(child_write_side_works());
         }
         if (inside) {
@@ -260,6 +278,7 @@ static void fork_repeatedly(int nforks, const char *what, bool alternate)
         if (!child_ok(pid, what)) {
             failed++;
         }
+        drain_call_rcu();                       /* own_head is free again */
         tu_sleep_us(500 + (i * 137) % 1500);   /* vary the fork moment */
     }
     CHECKF(failed == 0, "%d of %d children failed (%s)", failed, nforks,
