@@ -122,10 +122,38 @@ struct py_marker {
 static int python_alive = 1;
 static int in_python;
 
-/* Closed from just before fork until Python has re-initialised itself in
- * the child (its after-fork hook opens it): the child's new callback thread
- * starts at once and must not take the GIL before then. */
-static QemuEvent python_ready;
+/*
+ * Around fork the callback thread must not take the GIL: in the parent the
+ * forking thread holds it, and in the child Python is not usable until it
+ * has re-initialised itself (its after-fork hook says so, and queues a
+ * marker covering every pending callback).  A child forked outside Python
+ * never says so; its markers are dropped and its C callbacks still run.
+ */
+enum { PY_READY, PY_FORKING, PY_CHILD_NOT_READY };
+static int python_state = PY_READY;
+static QemuEvent python_state_changed;
+
+/* True once Python may be entered; false if this marker must be dropped. */
+static bool wait_for_python(void)
+{
+    for (;;) {
+        qemu_event_reset(&python_state_changed);
+        switch (__atomic_load_n(&python_state, __ATOMIC_SEQ_CST)) {
+        case PY_READY:
+            return true;
+        case PY_CHILD_NOT_READY:
+            return false;
+        default:
+            qemu_event_wait(&python_state_changed);
+        }
+    }
+}
+
+static void set_python_state(int state)
+{
+    __atomic_store_n(&python_state, state, __ATOMIC_SEQ_CST);
+    qemu_event_set(&python_state_changed);
+}
 
 static void py_marker_run(struct rcu_head *head)
 {
@@ -133,7 +161,9 @@ static void py_marker_run(struct rcu_head *head)
     uint64_t seq = m->seq;
 
     free(m);
-    qemu_event_wait(&python_ready);
+    if (!wait_for_python()) {
+        return;
+    }
     __atomic_fetch_add(&in_python, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&python_alive, __ATOMIC_SEQ_CST)) {
         _qemu_rcu_run_py_callbacks(seq);
@@ -141,14 +171,21 @@ static void py_marker_run(struct rcu_head *head)
     __atomic_fetch_sub(&in_python, 1, __ATOMIC_SEQ_CST);
 }
 
-static void gate_close(void)
+static void fork_prepare(void)
 {
-    qemu_event_reset(&python_ready);
+    set_python_state(PY_FORKING);
 }
 
-static void gate_open(void)
+static void fork_parent(void)
 {
-    qemu_event_set(&python_ready);
+    set_python_state(PY_READY);
+}
+
+/* Runs after the core's child handler has started the new callback thread,
+ * which may already wait in wait_for_python(): wake it to drop markers. */
+static void fork_child(void)
+{
+    set_python_state(PY_CHILD_NOT_READY);
 }
 
 int qemu_rcu_py_enqueue(uint64_t seq)
@@ -176,8 +213,11 @@ void qemu_rcu_py_shutdown(void)
 
 void qemu_rcu_py_after_fork_child(void)
 {
-    __atomic_store_n(&in_python, 0, __ATOMIC_SEQ_CST);
-    gate_open();
+    /* Forked from a Python callback, this thread's own call is under way. */
+    if (!rcu_on_callback_thread()) {
+        __atomic_store_n(&in_python, 0, __ATOMIC_SEQ_CST);
+    }
+    set_python_state(PY_READY);
 }
 
 /* ---- Set-up ------------------------------------------------------------ */
@@ -191,11 +231,10 @@ int qemu_rcu_py_setup(void)
 
     Py_XDECREF(mod);
     if (rc == 0) {
-        /* Registered after the core's handlers, so the gate closes before
-         * the core's prepare and stays closed in the child.  The child must
-         * not re-initialise it: its new callback thread may already wait. */
-        qemu_event_init(&python_ready, true);
-        if (pthread_atfork(gate_close, gate_open, NULL) != 0) {
+        /* Registered after the core's handlers: ours prepare first and run
+         * last in the child, after its new callback thread has started. */
+        qemu_event_init(&python_state_changed, false);
+        if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0) {
             PyErr_SetString(PyExc_OSError, "pthread_atfork failed");
             rc = -1;
         }

@@ -174,8 +174,11 @@ def _run_pending_at_exit() -> None:
 
 
 def _after_fork_in_child() -> None:
-    # A marker the parent's callback thread was running is gone; cover
-    # whatever is still queued with a fresh one.
+    # Markers that came up before Python was ready were dropped, and the one
+    # the parent's callback thread was running is gone: cover whatever is
+    # still queued with a fresh one.
+    global _append_lock
+    _append_lock = threading.Lock()     # a parent thread may have held it
     lib.qemu_rcu_py_after_fork_child()
     if _pending:
         lib.qemu_rcu_py_enqueue(_pending[-1][0])
