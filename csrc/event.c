@@ -84,6 +84,8 @@ void qemu_event_reset(QemuEvent *ev)
 {
     /* SET becomes FREE; FREE and BUSY keep their value (BUSY has sleepers). */
     __atomic_fetch_or(&ev->value, EV_FREE, __ATOMIC_SEQ_CST);
+    /* The caller's re-check of its condition must not move above the reset. */
+    qemu_rcu_smp_mb();
 }
 
 bool qemu_event_timedwait(QemuEvent *ev, int64_t timeout_ns)
