@@ -490,6 +490,7 @@ static void fork_child(void)
             sys_membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
     }
     rcu_callbacks_fork_child();
+    rcu_completions_fork_child();
 }
 
 /* ---- Start-up ---------------------------------------------------------- */

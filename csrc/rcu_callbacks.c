@@ -1,7 +1,6 @@
 /*
  * Deferred callbacks: call_rcu1's wait-free queue, the one thread that runs
- * callbacks after a grace period, drain_call_rcu, and completions that the
- * Python layer waits on with a timeout.
+ * callbacks after a grace period, and drain_call_rcu.
  *
  * The queue is a multi-producer, single-consumer list with a permanent
  * dummy node: producers swap themselves in as the tail and then link the
@@ -118,7 +117,7 @@ void qemu_rcu_free_head(struct rcu_head *head)
 }
 
 /* Someone waits for callbacks: end the pause between batches now. */
-static void hurry_up(void)
+void rcu_callbacks_hurry(void)
 {
     __atomic_store_n(&hurry, 1, __ATOMIC_SEQ_CST);
     qemu_event_set(&rcu_hurry_event);
@@ -214,62 +213,7 @@ void rcu_callbacks_stats(struct rcu_stats *out)
     out->callbacks_invoked = __atomic_load_n(&consumer.invoked, __ATOMIC_RELAXED);
 }
 
-/* ---- Completions and drain ------------------------------------------- */
-
-struct rcu_completion {
-    struct rcu_head head;     /* first: the callback gets &c->head */
-    QemuEvent done;
-    int refs;                 /* the waiter and the queued callback */
-    bool drain;
-};
-
-static void completion_put(struct rcu_completion *c)
-{
-    if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-        qemu_event_destroy(&c->done);
-        free(c);
-    }
-}
-
-static void completion_done(struct rcu_head *head)
-{
-    struct rcu_completion *c = (struct rcu_completion *)head;
-
-    qemu_event_set(&c->done);
-    completion_put(c);
-}
-
-struct rcu_completion *rcu_completion_new(bool drain)
-{
-    struct rcu_completion *c = calloc(1, sizeof(*c));
-
-    if (c == NULL) {
-        return NULL;
-    }
-    qemu_event_init(&c->done, false);
-    c->refs = 2;
-    c->drain = drain;
-    if (drain) {
-        /* Makes grace periods force until this drain is over. */
-        __atomic_fetch_add(&rcu_drains_in_progress, 1, __ATOMIC_SEQ_CST);
-    }
-    call_rcu1(&c->head, completion_done);
-    hurry_up();
-    return c;
-}
-
-bool rcu_completion_wait(struct rcu_completion *c, int64_t timeout_ns)
-{
-    return qemu_event_timedwait(&c->done, timeout_ns);
-}
-
-void rcu_completion_free(struct rcu_completion *c)
-{
-    if (c->drain) {
-        __atomic_fetch_sub(&rcu_drains_in_progress, 1, __ATOMIC_SEQ_CST);
-    }
-    completion_put(c);
-}
+/* ---- Drain -------------------------------------------------------------- */
 
 void drain_call_rcu(void)
 {

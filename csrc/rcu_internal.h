@@ -29,6 +29,9 @@ HIDDEN void rcu_producer_exit(void);
 /* Callback side (rcu_callbacks.c), driven by the core's init and fork
  * handlers. */
 HIDDEN void rcu_callbacks_start(void);
+/* A waiter needs queued callbacks run now: skip the pause between batches. */
+HIDDEN void rcu_callbacks_hurry(void);
+HIDDEN void rcu_completions_fork_child(void);
 HIDDEN void rcu_callbacks_fork_child(void);
 HIDDEN void rcu_callbacks_stats(struct rcu_stats *out);
 
@@ -36,8 +39,10 @@ HIDDEN void rcu_callbacks_stats(struct rcu_stats *out);
 
 /* ---- For bindings that must wait interruptibly (the Python layer) ---- */
 
-/* A queued callback that marks a grace period (and, with drain, every
- * callback this thread queued before it) as done.  NULL if out of memory. */
+/* Something to wait for: with drain, a queued callback that is done once
+ * every callback this thread queued before it has run; without, a grace
+ * period that starts after the call (never behind queued callbacks).
+ * NULL if out of memory. */
 struct rcu_completion;
 HIDDEN struct rcu_completion *rcu_completion_new(bool drain);
 /* Wait at most timeout_ns (negative: forever); true once it is done. */

@@ -3,8 +3,10 @@
 Python callbacks wait in a queue here; for each one a small C marker goes
 through the core's ``call_rcu1``.  When a marker's grace period has passed,
 the RCU callback thread takes the GIL and runs every Python callback queued
-up to that marker, in order.  A wait is a C completion queued behind
-everything this thread queued before; we wait for it in short slices with
+up to that marker, in order.  A wait is a C completion: for a drain, a
+callback queued behind everything this thread queued before; for a grace
+period, a request served by a helper thread that runs synchronize_rcu, so
+it never waits for queued callbacks.  We wait for it in short slices with
 the GIL released, so Ctrl-C and timeouts work.
 """
 

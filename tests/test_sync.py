@@ -157,3 +157,15 @@ def test_thread_exit_unregisters_even_inside_a_section() -> None:
         time.sleep(0.001)
     assert registered_threads() == base
     assert synchronize_rcu(timeout=10) is True
+
+
+def test_not_delayed_by_slow_callbacks() -> None:
+    blocker = threading.Event()
+    call_rcu(blocker.wait, 30)          # occupies the callback thread
+    call_rcu(lambda: None)
+    try:
+        # The blocked callback would hold a queued wait for 30 s.
+        assert synchronize_rcu(timeout=10) is True
+    finally:
+        blocker.set()
+    assert drain_call_rcu(timeout=30)

@@ -1,0 +1,155 @@
+/*
+ * Completions: waits that a binding can take in slices, with a timeout and
+ * room for Ctrl-C between slices (the Python layer's synchronize_rcu and
+ * drain_call_rcu).  A drain is a callback queued behind the caller's
+ * callbacks.  A grace period is served by a helper thread, so the waiter
+ * never waits for callbacks queued before it; one grace period serves every
+ * request that arrived before it started.
+ */
+#define _GNU_SOURCE
+#include "rcu_internal.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+
+struct rcu_completion {
+    struct rcu_head head;       /* first: the drain callback gets &c->head */
+    QemuEvent done;
+    int refs;                   /* the waiter and whoever completes it */
+    bool drain;
+    struct rcu_completion *next_request;
+};
+
+static pthread_mutex_t requests_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct rcu_completion *requests;     /* grace periods asked for */
+static bool helper_started;
+static QemuEvent requests_ready;
+
+static void completion_put(struct rcu_completion *c)
+{
+    if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        qemu_event_destroy(&c->done);
+        free(c);
+    }
+}
+
+static void complete(struct rcu_completion *c)
+{
+    qemu_event_set(&c->done);
+    completion_put(c);
+}
+
+static void drain_done(struct rcu_head *head)
+{
+    complete((struct rcu_completion *)head);
+}
+
+static void *grace_period_helper(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        struct rcu_completion *batch, *next;
+
+        qemu_event_reset(&requests_ready);
+        pthread_mutex_lock(&requests_lock);
+        batch = requests;
+        requests = NULL;
+        pthread_mutex_unlock(&requests_lock);
+        if (batch == NULL) {
+            qemu_event_wait(&requests_ready);
+            continue;
+        }
+        /* Every request in the batch came before this grace period. */
+        synchronize_rcu();
+        for (; batch; batch = next) {
+            next = batch->next_request;
+            complete(batch);
+        }
+    }
+    return NULL;
+}
+
+/* Called with requests_lock held. */
+static bool start_helper(void)
+{
+    pthread_attr_t attr;
+    pthread_t thread;
+    sigset_t all, old;
+    int err;
+
+    qemu_event_init(&requests_ready, false);
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    err = pthread_create(&thread, &attr, grace_period_helper, NULL);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return err == 0;
+}
+
+static bool request_grace_period(struct rcu_completion *c)
+{
+    bool ok = true;
+
+    pthread_mutex_lock(&requests_lock);
+    if (!helper_started) {
+        ok = helper_started = start_helper();
+    }
+    if (ok) {
+        c->next_request = requests;
+        requests = c;
+    }
+    pthread_mutex_unlock(&requests_lock);
+    if (ok) {
+        qemu_event_set(&requests_ready);
+    }
+    return ok;
+}
+
+struct rcu_completion *rcu_completion_new(bool drain)
+{
+    struct rcu_completion *c = calloc(1, sizeof(*c));
+
+    if (c == NULL) {
+        return NULL;
+    }
+    qemu_event_init(&c->done, false);
+    c->refs = 2;
+    c->drain = drain;
+    if (!drain) {
+        if (!request_grace_period(c)) {
+            qemu_event_destroy(&c->done);
+            free(c);
+            return NULL;
+        }
+        return c;
+    }
+    /* Makes grace periods force until this drain is over. */
+    __atomic_fetch_add(&rcu_drains_in_progress, 1, __ATOMIC_SEQ_CST);
+    call_rcu1(&c->head, drain_done);
+    rcu_callbacks_hurry();
+    return c;
+}
+
+bool rcu_completion_wait(struct rcu_completion *c, int64_t timeout_ns)
+{
+    return qemu_event_timedwait(&c->done, timeout_ns);
+}
+
+void rcu_completion_free(struct rcu_completion *c)
+{
+    if (c->drain) {
+        __atomic_fetch_sub(&rcu_drains_in_progress, 1, __ATOMIC_SEQ_CST);
+    }
+    completion_put(c);
+}
+
+/* The helper is gone, and so are the threads that were waiting on it. */
+void rcu_completions_fork_child(void)
+{
+    pthread_mutex_init(&requests_lock, NULL);
+    requests = NULL;
+    helper_started = false;
+}
