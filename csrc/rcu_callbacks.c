@@ -160,9 +160,17 @@ static void *call_rcu_thread(void *arg)
         synchronize_rcu();
         for (int i = 0; i < n; i++) {
             struct rcu_head *node = dequeue();
+            RCUCBFunc *func = node->func;
+
             __atomic_store_n(&consumer.batch_taken, i + 1, __ATOMIC_RELAXED);
             __atomic_store_n(&consumer.taken, consumer.taken + 1, __ATOMIC_RELAXED);
-            node->func(node);
+            func(node);
+            if (rcu_reader.depth > 0) {
+                /* The next grace period would wait for this thread forever. */
+                qemu_rcu_fatal("RCU callback %p returned inside a read-side "
+                               "critical section; a callback must end every "
+                               "section it starts", (void *)(uintptr_t)func);
+            }
             __atomic_store_n(&consumer.invoked, consumer.invoked + 1,
                              __ATOMIC_RELAXED);
         }

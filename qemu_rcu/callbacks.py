@@ -24,7 +24,7 @@ from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
 from ._binding import ffi, lib
 from ._qemu_rcu_cffi import _write_unraisable, read_lock_held
-from .errors import RcuDeadlockError
+from .errors import RcuDeadlockError, RcuError
 
 __all__ = ["call_rcu", "drain_call_rcu", "synchronize_rcu"]
 
@@ -68,6 +68,11 @@ def _run_callbacks(seq: int) -> None:
             fn(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - nobody else can catch it
             _write_unraisable(exc, fn)
+        if read_lock_held():
+            # The core aborts when this marker returns; say which callback.
+            _write_unraisable(RcuError(
+                "RCU callback returned inside a read-side section it opened (an "
+                "RcuGuard it kept); the process cannot run grace periods any more"), fn)
         del fn, args, kwargs
 
 

@@ -207,3 +207,17 @@ def test_threads_exiting_while_registered(python: Any) -> None:
     """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "callbacks still run"
+
+
+def test_callback_that_keeps_a_guard_fails_loudly(python: Any) -> None:
+    result = python("""
+        import qemu_rcu
+        kept = []
+        def keep_guard():
+            kept.append(qemu_rcu.RcuGuard())
+        qemu_rcu.call_rcu(keep_guard)
+        qemu_rcu.drain_call_rcu(timeout=10)
+    """)
+    assert result.returncode == -signal.SIGABRT
+    assert "keep_guard" in result.stderr
+    assert "returned inside a read-side critical section" in result.stderr

@@ -174,6 +174,31 @@ static void misuse_on_other_thread(void)
     CHECK_ABORTED_WITH(&c, "synchronize_rcu", "section");
 }
 
+/* A callback that returns inside a section would make the callback
+ * thread's next grace period wait for itself. */
+static void leaky_cb(struct rcu_head *head)
+{
+    (void)head;
+    rcu_read_lock();
+}
+
+static void child_callback_leaves_section(void)
+{
+    struct rcu_head head, second;
+
+    call_rcu1(&head, leaky_cb);
+    call_rcu1(&second, nop_cb);
+    drain_call_rcu();
+}
+
+static void callback_leaves_section_open(void)
+{
+    struct tu_child c;
+
+    tu_run_child(child_callback_leaves_section, CHILD_WATCHDOG_S, &c);
+    CHECK_ABORTED_WITH(&c, "callback", "returned inside a read-side");
+}
+
 int main(void)
 {
     tu_init("test_misuse");
@@ -183,6 +208,7 @@ int main(void)
     RUN(drain_inside_section);
     RUN(drain_from_callback);
     RUN(unregister_inside_section);
+    RUN(callback_leaves_section_open);
     RUN(misuse_on_other_thread);
     return tu_done();
 }
