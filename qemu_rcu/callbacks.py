@@ -124,14 +124,10 @@ def synchronize_rcu(timeout: Optional[float] = None) -> bool:
     The GIL is released while waiting and Ctrl-C interrupts the wait.
     Returns ``False`` if ``timeout`` seconds passed first.  Raises
     ``RcuDeadlockError`` inside a read-side section of the calling thread.
-    On the RCU callback thread itself the wait is direct (the callback
-    thread cannot wait for its own queue) and ``timeout`` does not apply.
+    Queued callbacks never delay it, so it works inside a callback too.
     """
     timeout = _check_timeout(timeout)
     _check_not_in_section("synchronize_rcu")
-    if lib.rcu_on_callback_thread():
-        lib.synchronize_rcu()
-        return True
     return _wait(False, timeout)
 
 

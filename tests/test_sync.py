@@ -73,11 +73,24 @@ def test_inside_a_section_raises_and_changes_nothing() -> None:
     assert not qemu_rcu.read_lock_held()
 
 
-def test_from_a_callback_waits_directly() -> None:
+def test_works_inside_a_callback_with_a_timeout(held_reader: Any) -> None:
     results: List[bool] = []
-    call_rcu(lambda: results.append(synchronize_rcu()))
+    entered, go, done = threading.Event(), threading.Event(), threading.Event()
+
+    def callback() -> None:
+        results.append(synchronize_rcu(timeout=10))
+        entered.set()
+        go.wait(10)
+        results.append(synchronize_rcu(timeout=0.1))   # a reader holds it up
+        done.set()
+
+    call_rcu(callback)
+    assert entered.wait(10)
+    with held_reader():
+        go.set()
+        assert done.wait(10)
     drain_call_rcu()
-    assert results == [True]
+    assert results == [True, False]
 
 
 def test_gil_is_released_while_waiting(held_reader: Any) -> None:
