@@ -10,7 +10,6 @@
 #include "rcu_internal.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -184,23 +183,10 @@ static void *call_rcu_thread(void *arg)
 
 void rcu_callbacks_start(void)
 {
-    pthread_attr_t attr;
-    pthread_t thread;
-    sigset_t all, old;
-    int err;
-
     qemu_event_init(&rcu_call_ready_event, false);
     qemu_event_init(&rcu_hurry_event, false);
-    /* Signals belong to the application's threads, never to this one. */
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    err = pthread_create(&thread, &attr, call_rcu_thread, NULL);
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (err != 0) {
-        qemu_rcu_fatal("cannot start the RCU callback thread (error %d)", err);
+    if (!rcu_start_helper_thread(call_rcu_thread)) {
+        qemu_rcu_fatal("cannot start the RCU callback thread");
     }
 }
 

@@ -10,7 +10,6 @@
 #include "rcu_internal.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 
 struct rcu_completion {
@@ -73,20 +72,8 @@ static void *grace_period_helper(void *arg)
 /* Called with requests_lock held. */
 static bool start_helper(void)
 {
-    pthread_attr_t attr;
-    pthread_t thread;
-    sigset_t all, old;
-    int err;
-
     qemu_event_init(&requests_ready, false);
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    err = pthread_create(&thread, &attr, grace_period_helper, NULL);
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return err == 0;
+    return rcu_start_helper_thread(grace_period_helper);
 }
 
 static bool request_grace_period(struct rcu_completion *c)

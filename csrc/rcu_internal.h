@@ -16,6 +16,10 @@
 HIDDEN void qemu_rcu_fatal(const char *fmt, ...)
     __attribute__((noreturn, format(printf, 1, 2)));
 
+/* Start a detached helper thread with every signal blocked (signals belong
+ * to the application's threads); false if the thread cannot be created. */
+HIDDEN bool rcu_start_helper_thread(void *(*fn)(void *));
+
 /* Callbacks queued and not yet run, and drains in progress: many of the
  * first, or any of the second, make grace periods force at once. */
 HIDDEN int rcu_callbacks_pending(void);
