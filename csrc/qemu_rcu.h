@@ -133,7 +133,14 @@ struct qemu_rcu_api {
 #endif
 
 QEMU_RCU_EXPORT extern unsigned long rcu_gp_ctr;
-QEMU_RCU_EXPORT extern bool rcu_membarrier_active;
+/* Flags read on every lock and every call_rcu1(), alone on a cache line so
+ * that writers' stores elsewhere never evict them from readers' caches. */
+struct qemu_rcu_read_mostly {
+    bool membarrier;        /* readers skip their fence (membarrier in use) */
+    bool forking;           /* a fork waits for enqueues to finish */
+} __attribute__((aligned(64)));
+QEMU_RCU_EXPORT extern struct qemu_rcu_read_mostly qemu_rcu_read_mostly;
+#define rcu_membarrier_active (qemu_rcu_read_mostly.membarrier)
 QEMU_RCU_EXPORT extern QEMU_RCU_TLS struct rcu_reader_data rcu_reader;
 
 /* This thread's reader record (QEMU's accessor name). */

@@ -30,8 +30,9 @@
 /* This many queued callbacks make a grace period force at once. */
 #define RCU_CALL_MIN_SIZE 30
 
-unsigned long rcu_gp_ctr = RCU_GP_LOCKED;
-bool rcu_membarrier_active;
+/* Read by every outermost lock, written once per grace period. */
+unsigned long rcu_gp_ctr __attribute__((aligned(64))) = RCU_GP_LOCKED;
+struct qemu_rcu_read_mostly qemu_rcu_read_mostly;
 QEMU_RCU_TLS struct rcu_reader_data rcu_reader;
 
 static pthread_mutex_t rcu_sync_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -43,14 +44,14 @@ static pthread_key_t reader_exit_key;
 static int atfork_depth = 1;
 static bool fork_handled;       /* this fork's prepare handler did its work */
 
-/* Threads that have queued callbacks, and whether a fork is waiting for
- * their enqueues to finish (both under the registry lock). */
+/* Threads that have queued callbacks (under the registry lock), and whether
+ * a fork is waiting for their enqueues to finish. */
 static struct rcu_reader_data *producers;
-static bool rcu_forking;
+#define rcu_forking (qemu_rcu_read_mostly.forking)
 
 /* Grace-period sequence for the polled API: odd while one is running, and
  * advanced by two for each one completed. */
-static unsigned long gp_seq;
+static unsigned long gp_seq __attribute__((aligned(64)));
 
 void qemu_rcu_fatal(const char *fmt, ...)
 {
@@ -157,24 +158,21 @@ static void remove_producer_locked(struct rcu_reader_data *r)
     r->producer_ = false;
 }
 
-/* Wait out a fork in progress, then announce an enqueue.  The seq_cst
- * exchange and load pair with fork_prepare's store and loads: either the
- * fork sees us enqueuing and waits, or we see the fork and wait. */
-void rcu_producer_enter(void)
+void rcu_producer_slow(struct rcu_reader_data *self)
 {
-    struct rcu_reader_data *self = &rcu_reader;
-
-    if (__builtin_expect(!self->producer_, 0)) {
+    if (!self->producer_) {
         pthread_mutex_lock(&rcu_registry_lock);
         self->producer_next_ = producers;
         producers = self;
         self->producer_ = true;
         pthread_mutex_unlock(&rcu_registry_lock);
+        /* Gives the thread an exit destructor that takes it off the list. */
         pthread_setspecific(reader_exit_key, self);
     }
     for (;;) {
-        __atomic_exchange_n(&self->enqueuing_, true, __ATOMIC_SEQ_CST);
-        if (!__atomic_load_n(&rcu_forking, __ATOMIC_SEQ_CST)) {
+        __atomic_store_n(&self->enqueuing_, true, __ATOMIC_RELAXED);
+        qemu_rcu_reader_barrier();
+        if (!__atomic_load_n(&rcu_forking, __ATOMIC_RELAXED)) {
             return;
         }
         __atomic_store_n(&self->enqueuing_, false, __ATOMIC_RELEASE);
@@ -182,11 +180,6 @@ void rcu_producer_enter(void)
             sched_yield();
         }
     }
-}
-
-void rcu_producer_exit(void)
-{
-    __atomic_store_n(&rcu_reader.enqueuing_, false, __ATOMIC_RELEASE);
 }
 
 void rcu_register_thread(void)
@@ -459,9 +452,10 @@ static void fork_prepare(void)
         return;
     }
     pthread_mutex_lock(&rcu_registry_lock);
-    __atomic_store_n(&rcu_forking, true, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&rcu_forking, true, __ATOMIC_RELAXED);
+    smp_mb_global();
     for (struct rcu_reader_data *r = producers; r; r = r->producer_next_) {
-        while (__atomic_load_n(&r->enqueuing_, __ATOMIC_SEQ_CST)) {
+        while (__atomic_load_n(&r->enqueuing_, __ATOMIC_ACQUIRE)) {
             sched_yield();
         }
     }

@@ -26,9 +26,32 @@ HIDDEN int rcu_callbacks_pending(void);
 HIDDEN extern int rcu_drains_in_progress;
 
 /* Bracket a producer's enqueue, so that fork never copies a half-linked
- * queue into the child (rcu.c). */
-HIDDEN void rcu_producer_enter(void);
-HIDDEN void rcu_producer_exit(void);
+ * queue into the child.  Either the fork (fork_prepare in rcu.c) sees us
+ * enqueuing and waits, or we see the fork and wait: our barrier pairs with
+ * its smp_mb_global(), so with membarrier producers pay only a compiler
+ * barrier, as readers do.  The first enqueue of a thread, or one that meets
+ * a fork, takes the slow path. */
+HIDDEN void rcu_producer_slow(struct rcu_reader_data *self);
+
+static inline void rcu_producer_enter(void)
+{
+    struct rcu_reader_data *self = &rcu_reader;
+
+    if (__builtin_expect(self->producer_, 1)) {
+        __atomic_store_n(&self->enqueuing_, true, __ATOMIC_RELAXED);
+        qemu_rcu_reader_barrier();
+        if (__builtin_expect(!__atomic_load_n(&qemu_rcu_read_mostly.forking,
+                                              __ATOMIC_RELAXED), 1)) {
+            return;
+        }
+    }
+    rcu_producer_slow(self);
+}
+
+static inline void rcu_producer_exit(void)
+{
+    __atomic_store_n(&rcu_reader.enqueuing_, false, __ATOMIC_RELEASE);
+}
 
 /* Callback side (rcu_callbacks.c), driven by the core's init and fork
  * handlers. */
