@@ -27,20 +27,25 @@ def test_exit_runs_ten_thousand_pending_callbacks(python: Any, attempt: int) -> 
     assert result.stdout.split() == ["ran", "10000"]
 
 
+# A daemon thread that enters a read-side section and never leaves it.
+READER_STUCK_INSIDE = """
+import threading, qemu_rcu
+inside = threading.Event()
+def reader():
+    g = qemu_rcu.RcuGuard()
+    inside.set()
+    threading.Event().wait()
+threading.Thread(target=reader, daemon=True).start()
+inside.wait()
+"""
+
+
 def test_exit_with_a_reader_thread_still_inside(python: Any) -> None:
-    result = python("""
-        import threading, qemu_rcu
-        inside = threading.Event()
-        def reader():
-            g = qemu_rcu.RcuGuard()
-            inside.set()
-            threading.Event().wait()
-        threading.Thread(target=reader, daemon=True).start()
-        inside.wait()
-        qemu_rcu.call_rcu(print, "never")
-        import qemu_rcu.callbacks as cb
-        cb._EXIT_PATIENCE_S = 0.5
-    """)
+    result = python(READER_STUCK_INSIDE + """
+qemu_rcu.call_rcu(print, "never")
+import qemu_rcu.callbacks as cb
+cb._EXIT_PATIENCE_S = 0.5
+""")
     assert result.returncode == 0, result.stderr
     assert "never ran" in result.stderr
 
@@ -143,15 +148,7 @@ def test_fork_while_callbacks_run(python: Any) -> None:
 
 
 def test_ctrl_c_interrupts_a_synchronize_waiting_on_a_reader() -> None:
-    code = """
-import threading, qemu_rcu
-inside = threading.Event()
-def reader():
-    g = qemu_rcu.RcuGuard()
-    inside.set()
-    threading.Event().wait()
-threading.Thread(target=reader, daemon=True).start()
-inside.wait()
+    code = READER_STUCK_INSIDE + """
 print("waiting", flush=True)
 try:
     qemu_rcu.synchronize_rcu()
