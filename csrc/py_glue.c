@@ -171,14 +171,19 @@ static void py_marker_run(struct rcu_head *head)
     __atomic_fetch_sub(&in_python, 1, __ATOMIC_SEQ_CST);
 }
 
+/* The state to return to in the parent: a child forked outside Python that
+ * forks again must stay "not ready". */
+static int state_before_fork;
+
 static void fork_prepare(void)
 {
+    state_before_fork = __atomic_load_n(&python_state, __ATOMIC_SEQ_CST);
     set_python_state(PY_FORKING);
 }
 
 static void fork_parent(void)
 {
-    set_python_state(PY_READY);
+    set_python_state(state_before_fork);
 }
 
 /* Runs after the core's child handler has started the new callback thread,
