@@ -245,7 +245,6 @@ void rcu_callbacks_fork_child(void)
     bool has_dummy = consumer.head == &dummy;
     int count = !has_dummy;                 /* the head is pending unless dummy */
 
-    rcu_drains_in_progress = 0;
     hurry = 0;
     if (on_callback_thread) {
         return;

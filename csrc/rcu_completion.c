@@ -17,6 +17,7 @@ struct rcu_completion {
     QemuEvent done;
     int refs;                   /* the waiter and whoever completes it */
     bool drain;
+    unsigned generation;        /* fork_generation when it was made */
     struct rcu_completion *next_request;
 };
 
@@ -24,6 +25,8 @@ static pthread_mutex_t requests_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct rcu_completion *requests;     /* grace periods asked for */
 static bool helper_started;
 static QemuEvent requests_ready;
+/* Bumped in a forked child: drains counted before the fork were reset. */
+static unsigned fork_generation;
 
 static void completion_put(struct rcu_completion *c)
 {
@@ -105,6 +108,7 @@ struct rcu_completion *rcu_completion_new(bool drain)
     qemu_event_init(&c->done, false);
     c->refs = 2;
     c->drain = drain;
+    c->generation = fork_generation;
     if (!drain) {
         if (!request_grace_period(c)) {
             qemu_event_destroy(&c->done);
@@ -127,16 +131,20 @@ bool rcu_completion_wait(struct rcu_completion *c, int64_t timeout_ns)
 
 void rcu_completion_free(struct rcu_completion *c)
 {
-    if (c->drain) {
+    if (c->drain && c->generation == fork_generation) {
         __atomic_fetch_sub(&rcu_drains_in_progress, 1, __ATOMIC_SEQ_CST);
     }
     completion_put(c);
 }
 
-/* The helper is gone, and so are the threads that were waiting on it. */
+/* The helper is gone, with any request it had taken; a waiter that survives
+ * (the forking thread) asks again (the Python layer does).  Drains other
+ * threads had under way are gone too. */
 void rcu_completions_fork_child(void)
 {
     pthread_mutex_init(&requests_lock, NULL);
     requests = NULL;
     helper_started = false;
+    rcu_drains_in_progress = 0;
+    fork_generation++;
 }

@@ -30,7 +30,8 @@ HIDDEN extern int rcu_drains_in_progress;
  * enqueuing and waits, or we see the fork and wait: our barrier pairs with
  * its smp_mb_global(), so with membarrier producers pay only a compiler
  * barrier, as readers do.  The first enqueue of a thread, or one that meets
- * a fork, takes the slow path. */
+ * a fork, takes the slow path.  Not re-entrant: a signal handler must not
+ * queue callbacks (call_rcu1 is not async-signal-safe). */
 HIDDEN void rcu_producer_slow(struct rcu_reader_data *self);
 
 static inline void rcu_producer_enter(void)

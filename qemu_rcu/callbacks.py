@@ -98,10 +98,16 @@ def _check_not_in_section(what: str) -> None:
         )
 
 
-def _wait(drain: bool, timeout: Optional[float]) -> bool:
+def _new_completion(drain: bool) -> Any:
     completion = lib.rcu_completion_new(drain)
     if completion == ffi.NULL:
         raise MemoryError("out of memory")
+    return completion
+
+
+def _wait(drain: bool, timeout: Optional[float]) -> bool:
+    completion = _new_completion(drain)
+    pid = os.getpid()
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         while True:
@@ -114,6 +120,12 @@ def _wait(drain: bool, timeout: Optional[float]) -> bool:
             # Between slices Python runs signal handlers: Ctrl-C lands here.
             if lib.rcu_completion_wait(completion, slice_ns):
                 return True
+            if not drain and os.getpid() != pid:
+                # A handler forked us mid-wait: the helper thread that held
+                # our request stayed in the parent.  Ask again here.
+                stale, completion = completion, _new_completion(drain)
+                lib.rcu_completion_free(stale)
+                pid = os.getpid()
     finally:
         lib.rcu_completion_free(completion)
 

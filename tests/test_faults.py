@@ -218,3 +218,29 @@ def test_callback_that_keeps_a_guard_fails_loudly(python: Any) -> None:
     assert result.returncode == -signal.SIGABRT
     assert "keep_guard" in result.stderr
     assert "returned inside a read-side critical section" in result.stderr
+
+
+def test_fork_from_a_signal_handler_during_synchronize(python: Any) -> None:
+    result = python("""
+        import os, signal, threading, qemu_rcu
+        inside = threading.Event()
+        def reader():
+            with qemu_rcu.RcuGuard():
+                inside.set()
+                threading.Event().wait(1.0)   # holds the parent's wait up for 1 s
+        threading.Thread(target=reader, daemon=True).start()
+        inside.wait()
+        forked = []
+        def handler(signum, frame):
+            forked.append(os.fork())
+        signal.signal(signal.SIGALRM, handler)
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        ok = qemu_rcu.synchronize_rcu(timeout=20)
+        if forked == [0]:
+            # The child's wait went on after the handler; the reader is gone.
+            os._exit(0 if ok else 3)
+        _, status = os.waitpid(forked[0], 0)
+        print("parent", ok, "child status", status)
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["parent", "True", "child", "status", "0"]
