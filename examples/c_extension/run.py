@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Protocol, Sequence, Tuple, cast
 
-from build import HERE, build  # build.py, next to this file
 from qemu_rcu import RcuGuard, drain_call_rcu, ffi, lib
+
+from build import HERE, build  # build.py, next to this file
 
 Route = Tuple[int, int, int]          # (prefix, length, next hop), host order
 
