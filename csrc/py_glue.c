@@ -205,15 +205,22 @@ int qemu_rcu_py_enqueue(uint64_t seq)
     return 0;
 }
 
-void qemu_rcu_py_shutdown(void)
+bool qemu_rcu_py_shutdown(int64_t timeout_ns)
 {
+    int64_t deadline = qemu_rcu_clock_ns() + timeout_ns;
+
     __atomic_store_n(&python_alive, 0, __ATOMIC_SEQ_CST);
     /* A call under way may be waiting for the GIL, which our caller gave up
      * for the duration of this function. */
     while (__atomic_load_n(&in_python, __ATOMIC_SEQ_CST) > 0) {
         struct timespec nap = { 0, 100000 };
+
+        if (qemu_rcu_clock_ns() >= deadline) {
+            return false;
+        }
         nanosleep(&nap, NULL);
     }
+    return true;
 }
 
 void qemu_rcu_py_after_fork_child(void)

@@ -2,6 +2,7 @@
 #ifndef QEMU_RCU_PY_GLUE_H
 #define QEMU_RCU_PY_GLUE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Publish the capsule and the native types on the cffi module.  Returns 0,
@@ -13,8 +14,10 @@ const char *qemu_rcu_py_setup_error(void);
  * period.  Returns -1 if out of memory. */
 int qemu_rcu_py_enqueue(uint64_t seq);
 
-/* Stop calling into Python, waiting for a call in progress to return. */
-void qemu_rcu_py_shutdown(void);
+/* Stop calling into Python, waiting up to timeout_ns for a call in progress
+ * to return.  False if it is still running (the interpreter's finalization
+ * then treats that thread like a daemon thread). */
+bool qemu_rcu_py_shutdown(int64_t timeout_ns);
 /* In a forked child: forget calls that were in flight in the parent. */
 void qemu_rcu_py_after_fork_child(void);
 

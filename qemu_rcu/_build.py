@@ -55,7 +55,7 @@ bool rcu_on_callback_thread(void);
 int qemu_rcu_py_setup(void);
 const char *qemu_rcu_py_setup_error(void);
 int qemu_rcu_py_enqueue(uint64_t seq);
-void qemu_rcu_py_shutdown(void);
+bool qemu_rcu_py_shutdown(int64_t timeout_ns);
 void qemu_rcu_py_after_fork_child(void);
 
 extern "Python+C" void _qemu_rcu_run_py_callbacks(uint64_t seq);

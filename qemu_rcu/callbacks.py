@@ -48,15 +48,27 @@ def call_rcu(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
     one thread run in the order queued.  Never blocks, even inside a
     read-side section.  An exception in ``fn`` goes to
     ``sys.unraisablehook``; later callbacks still run.
+
+    Once the interpreter has begun exiting (after qemu_rcu's ``atexit``
+    handler), the callback thread no longer enters Python: ``call_rcu`` then
+    waits for the grace period itself and runs ``fn`` on the calling thread.
     """
     if not callable(fn):
         raise TypeError(f"call_rcu() needs a callable, not {type(fn).__name__}")
-    with _append_lock:
-        entry = (_next_seq(), fn, args, kwargs)
-        _pending.append(entry)
+    if _exited:
+        _call_after_exit(fn, args, kwargs)
+        return
+    entry = _append(fn, args, kwargs)
     if lib.qemu_rcu_py_enqueue(entry[0]) != 0:
         _pending.remove(entry)
         raise MemoryError("call_rcu(): out of memory")
+
+
+def _append(fn: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> _Entry:
+    with _append_lock:
+        entry = (_next_seq(), fn, args, kwargs)
+        _pending.append(entry)
+    return entry
 
 
 def _run_callbacks(seq: int) -> None:
@@ -167,10 +179,48 @@ def drain_call_rcu(timeout: Optional[float] = None) -> bool:
 _EXIT_PATIENCE_S = 10.0
 _EXIT_LIMIT_S = 60.0
 
+# Set once the exit handler has closed the callback thread's way into
+# Python: from then on callbacks run on the thread that queues them.
+_exited = False
+# Set when RCU made no progress at exit, so later calls fail at once
+# instead of each waiting _EXIT_PATIENCE_S.
+_exit_stuck = False
+# One thread at a time runs callbacks after exit, keeping them in order.
+_exit_runner = threading.Lock()
+
+
+def _run_queued_here(entry: Optional[_Entry]) -> None:
+    """After exit: wait for a grace period, then run what is queued up to now."""
+    global _exit_stuck
+    with _exit_runner:
+        if not _pending:
+            return
+        upto = _pending[-1][0]
+        if _exit_stuck or not _wait(False, _EXIT_PATIENCE_S):
+            _exit_stuck = True
+            if entry is not None and entry in _pending:
+                _pending.remove(entry)
+            raise RcuError(
+                "call_rcu() after the interpreter began exiting: RCU made no "
+                f"progress for {_EXIT_PATIENCE_S:g} s (a read-side section is still "
+                "open, or a callback is stuck), so the callback cannot run")
+        _run_callbacks(upto)
+
+
+def _call_after_exit(fn: Callable[..., Any], args: Tuple[Any, ...],
+                     kwargs: Dict[str, Any]) -> None:
+    if read_lock_held():
+        raise RcuDeadlockError(
+            "call_rcu() called inside a read-side section after the interpreter "
+            "began exiting; callbacks now run on the calling thread after a grace "
+            "period, which would wait for that section. End the RcuGuard first.")
+    _run_queued_here(_append(fn, args, kwargs))
+
 
 def _run_pending_at_exit() -> None:
     # atexit runs before finalization: run what is queued while Python can,
     # then keep the callback thread out of the interpreter for good.
+    global _exited, _exit_stuck
     try:
         if not read_lock_held():
             start = progress = time.monotonic()
@@ -180,12 +230,23 @@ def _run_pending_at_exit() -> None:
                 if not _pending or _pending[0][0] != oldest:
                     progress = time.monotonic()
                 elif time.monotonic() - progress > _EXIT_PATIENCE_S:
+                    _exit_stuck = True
                     break
-        if _pending:
-            print(f"qemu_rcu: {len(_pending)} RCU callbacks never ran: a "
-                  "read-side section was still open at exit", file=sys.stderr)
     finally:
-        lib.qemu_rcu_py_shutdown()
+        if not lib.qemu_rcu_py_shutdown(int(_EXIT_PATIENCE_S * 1e9)):
+            print("qemu_rcu: an RCU callback was still running at exit; its "
+                  "thread is left to the interpreter's finalization, like a "
+                  "daemon thread", file=sys.stderr)
+        _exited = True
+    # Callbacks queued while the gate closed have no thread to run them now.
+    if _pending and not read_lock_held():
+        try:
+            _run_queued_here(None)
+        except RcuError:
+            pass
+    if _pending:
+        print(f"qemu_rcu: {len(_pending)} RCU callbacks never ran: a read-side "
+              "section was still open at exit, or a callback was stuck", file=sys.stderr)
 
 
 def _after_fork_in_child() -> None:

@@ -50,6 +50,74 @@ cb._EXIT_PATIENCE_S = 0.5
     assert "never ran" in result.stderr
 
 
+def test_callbacks_queued_after_the_exit_drain_still_run(python: Any) -> None:
+    # atexit handlers run last-registered first, so these run after qemu_rcu's.
+    result = python("""
+        import atexit, threading
+        def late():
+            import qemu_rcu
+            class Config:
+                def __rcu_reclaim__(self):
+                    print("reclaimed", flush=True)
+            cell = qemu_rcu.RcuCell(Config())
+            cell.set(Config())
+            qemu_rcu.call_rcu(print, "late callback", flush=True)
+            print("queued", flush=True)
+            try:
+                with qemu_rcu.RcuGuard():
+                    qemu_rcu.call_rcu(print, "inside")
+            except qemu_rcu.RcuDeadlockError as exc:
+                print("refused:", exc.__class__.__name__, flush=True)
+        atexit.register(late)
+        import qemu_rcu
+        qemu_rcu.call_rcu(print, "early callback", flush=True)
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "early callback", "reclaimed", "late callback", "queued", "refused: RcuDeadlockError"]
+
+
+def test_call_rcu_after_exit_with_a_reader_stuck_raises(python: Any) -> None:
+    result = python("""
+import atexit
+def late():
+    try:
+        qemu_rcu.call_rcu(print, "never")
+    except qemu_rcu.RcuError as exc:
+        print("refused:", exc, flush=True)
+atexit.register(late)
+""" + READER_STUCK_INSIDE + """
+qemu_rcu.call_rcu(print, "never")
+import qemu_rcu.callbacks as cb
+cb._EXIT_PATIENCE_S = 0.5
+""")
+    assert result.returncode == 0, result.stderr
+    assert "never" not in result.stdout.replace("refused:", "")
+    assert result.stdout.startswith("refused: call_rcu() after the interpreter began exiting")
+    assert "1 RCU callbacks never ran" in result.stderr
+
+
+def test_exit_inside_a_guard_while_a_callback_waits_for_it(python: Any) -> None:
+    # The callback waits for the main thread's section, which never ends:
+    # exit must give up on it rather than wait forever.
+    result = python("""
+        import threading, qemu_rcu
+        import qemu_rcu.callbacks as cb
+        cb._EXIT_PATIENCE_S = 0.5
+        running, go = threading.Event(), threading.Event()
+        def waits_for_main():
+            running.set()
+            go.wait()
+            qemu_rcu.synchronize_rcu()
+        qemu_rcu.call_rcu(waits_for_main)
+        assert running.wait(10)
+        guard = qemu_rcu.RcuGuard()
+        go.set()
+    """, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "an RCU callback was still running at exit" in result.stderr
+
+
 def test_exception_in_callback_is_reported_and_the_thread_carries_on(python: Any) -> None:
     result = python("""
         import qemu_rcu
