@@ -48,6 +48,12 @@ int rcu_callbacks_pending(void)
     return __atomic_load_n(&producer.count, __ATOMIC_RELAXED);
 }
 
+#ifdef QEMU_RCU_TEST_HOOKS
+/* The C tests' build only: called in the gap below, to hold a producer
+ * there while they fork. */
+void (*qemu_rcu_test_enqueue_gap)(void);
+#endif
+
 /* Only between rcu_producer_enter() and rcu_producer_exit(). */
 static void enqueue(struct rcu_head *node)
 {
@@ -55,6 +61,14 @@ static void enqueue(struct rcu_head *node)
 
     __atomic_store_n(&node->next, NULL, __ATOMIC_RELAXED);
     prev_link = __atomic_exchange_n(&producer.tail, &node->next, __ATOMIC_SEQ_CST);
+#ifdef QEMU_RCU_TEST_HOOKS
+    {
+        void (*gap)(void) = __atomic_load_n(&qemu_rcu_test_enqueue_gap, __ATOMIC_ACQUIRE);
+        if (gap) {
+            gap();
+        }
+    }
+#endif
     /* Until this store the consumer sees the queue end just before us. */
     __atomic_store_n(prev_link, node, __ATOMIC_RELEASE);
 }

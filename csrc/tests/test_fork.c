@@ -8,6 +8,9 @@
  */
 #include "testutil.h"
 
+/* In the core built for this test (QEMU_RCU_TEST_HOOKS). */
+extern void (*qemu_rcu_test_enqueue_gap)(void);
+
 /* Seconds a child may take to prove its RCU works. */
 #define CHILD_WATCHDOG_S 5
 
@@ -324,6 +327,55 @@ static void fork_while_enqueuing(void)
     CHECK(child_write_side_works() == CHILD_OK);
 }
 
+/* ---- fork while a producer is half-way through call_rcu1 ----
+ * The test hook holds one producer for 200 ms between taking the queue's
+ * tail and linking its node, and the main thread forks meanwhile.  Fork
+ * must wait for the link: a child that copied the gap has a queue that
+ * ends at a link nobody will write, and its drain hangs. */
+
+#define GAP_HOLD_MS 200
+
+static __thread bool hold_in_gap;
+static int in_gap;
+
+static void hold_producer_in_gap(void)
+{
+    if (hold_in_gap) {
+        hold_in_gap = false;
+        tu_store(&in_gap, 1);
+        tu_sleep_ms(GAP_HOLD_MS);
+    }
+}
+
+static void *producer_held_in_gap(void *arg)
+{
+    static struct rcu_head head;
+
+    (void)arg;
+    hold_in_gap = true;
+    call_rcu1(&head, nop_cb);
+    return NULL;
+}
+
+static void fork_while_a_producer_is_half_way(void)
+{
+    pthread_t tid;
+    pid_t pid;
+
+    tu_store(&in_gap, 0);
+    __atomic_store_n(&qemu_rcu_test_enqueue_gap, hold_producer_in_gap, __ATOMIC_RELEASE);
+    pthread_create(&tid, NULL, producer_held_in_gap, NULL);
+    CHECK(tu_wait_int(&in_gap, 1, TU_SOON_MS));
+    pid = fork_child();
+    if (pid == 0) {
+        _exit(child_write_side_works());
+    }
+    CHECK(child_ok(pid, "fork while a producer is half-way through call_rcu1"));
+    pthread_join(tid, NULL);
+    __atomic_store_n(&qemu_rcu_test_enqueue_gap, NULL, __ATOMIC_RELEASE);
+    CHECK(child_write_side_works() == CHILD_OK);
+}
+
 /* ---- fork while readers and writers are busy ----
  * Every other fork happens inside a section while writers run, so a
  * writer may be waiting for the forking thread at that moment (see the
@@ -441,6 +493,7 @@ int main(void)
     RUN(fork_with_atfork_disabled);
     RUN(fork_while_callbacks_run);
     RUN(fork_while_enqueuing);
+    RUN(fork_while_a_producer_is_half_way);
     RUN(fork_inside_section_while_writer_waits);
     RUN(fork_during_grace_periods);
     return tu_done();
