@@ -12,8 +12,6 @@
 #include <time.h>
 #include <stdlib.h>
 
-int qemu_rcu_py_types_init(PyObject *module);
-
 /* Defined in Python by callbacks.py (cffi extern "Python+C"). */
 void _qemu_rcu_run_py_callbacks(uint64_t seq);
 
@@ -190,6 +188,7 @@ static void fork_parent(void)
  * which may already wait in wait_for_python(): wake it to drop markers. */
 static void fork_child(void)
 {
+    qemu_rcu_py_types_fork_child();
     set_python_state(PY_CHILD_NOT_READY);
 }
 

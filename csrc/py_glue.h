@@ -21,4 +21,12 @@ bool qemu_rcu_py_shutdown(int64_t timeout_ns);
 /* In a forked child: forget calls that were in flight in the parent. */
 void qemu_rcu_py_after_fork_child(void);
 
+/* py_types.c: add RcuGuard, RcuRef and RcuCellBase to the module (0, or -1
+ * with an exception set); and, in a forked child, note which threads were
+ * left behind in the parent. */
+#ifdef Py_PYTHON_H
+int qemu_rcu_py_types_init(PyObject *module);
+#endif
+void qemu_rcu_py_types_fork_child(void);
+
 #endif

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "qemu_rcu.h"
+#include "py_glue.h"
 
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define COLD __attribute__((cold, noinline))
@@ -53,6 +54,22 @@ static inline uint64_t thread_serial(void)
     return this_thread.serial;
 }
 
+/* In a forked child, threads numbered up to last_fork_serial other than the
+ * forking thread stayed in the parent, and their sections with them. */
+static uint64_t last_fork_serial;
+static uint64_t forking_serial;
+
+void qemu_rcu_py_types_fork_child(void)
+{
+    last_fork_serial = __atomic_load_n(&last_serial, __ATOMIC_RELAXED);
+    forking_serial = this_thread.serial;
+}
+
+static bool stayed_in_parent(uint64_t serial)
+{
+    return serial <= last_fork_serial && serial != forking_serial;
+}
+
 /* ---- Guard state and errors ------------------------------------------------ */
 
 /* Strong references to qemu_rcu.errors.RcuGuardExpired / RcuThreadError. */
@@ -70,7 +87,12 @@ typedef struct {
 static COLD PyObject *wrong_thread(const RcuGuardObject *g)
 {
     thread_serial();
-    if (g->owner_ident == this_thread.ident) {
+    if (stayed_in_parent(g->owner)) {
+        PyErr_Format(ThreadError,
+                     "RcuGuard belongs to thread %lu of the parent process; "
+                     "this process is a fork() child and does not hold its "
+                     "section", g->owner_ident);
+    } else if (g->owner_ident == this_thread.ident) {
         /* Two live threads never share an ident, so the owner is gone. */
         PyErr_Format(ThreadError,
                      "RcuGuard belongs to thread %lu, which has exited; this "
@@ -266,6 +288,11 @@ static void guard_finalize(PyObject *self)
         return;
     }
     mine = g->owner == thread_serial();
+    if (!mine && stayed_in_parent(g->owner)) {
+        /* A copy made by fork: its section was never open in this process
+         * (the parent's own copy reports the leak there). */
+        return;
+    }
     if (mine) {
         /* Unlock first: the warning may run arbitrary Python code, and that
          * code should not find itself inside a leaked section. */
@@ -653,8 +680,6 @@ static PyObject *get_error_class(PyObject *errors, const char *name)
     }
     return cls;
 }
-
-int qemu_rcu_py_types_init(PyObject *module);
 
 int qemu_rcu_py_types_init(PyObject *module)
 {

@@ -178,6 +178,42 @@ def test_fork_child_can_read_synchronize_and_run_callbacks(where: str) -> None:
     assert result.stdout.strip() == "child status 0", result.stdout
 
 
+def test_fork_child_is_not_blamed_for_other_threads_guards(python: Any) -> None:
+    # Another thread's guard is copied into the child, but its section is not.
+    result = python("""
+        import gc, os, threading, warnings, qemu_rcu
+        kept, made, done = [], threading.Event(), threading.Event()
+        def owner():
+            kept.append(qemu_rcu.RcuGuard())
+            made.set()
+            done.wait()
+            kept[0].unlock()
+        t = threading.Thread(target=owner)
+        t.start()
+        made.wait()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                kept[0].unlock()
+            except qemu_rcu.RcuThreadError as exc:
+                print("unlock:", exc, flush=True)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                kept.clear()
+                gc.collect()
+            print("warnings:", [str(w.message) for w in caught], flush=True)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        done.set()
+        t.join()
+    """)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("unlock: RcuGuard belongs to thread")
+    assert "of the parent process" in lines[0]
+    assert lines[1] == "warnings: []"
+
+
 def test_fork_while_callbacks_run(python: Any) -> None:
     result = python("""
         import os, threading, time, qemu_rcu
