@@ -12,9 +12,6 @@
 #include <time.h>
 #include <stdlib.h>
 
-/* Defined in Python by callbacks.py (cffi extern "Python+C"). */
-void _qemu_rcu_run_py_callbacks(uint64_t seq);
-
 /* ---- The capsule ------------------------------------------------------ */
 
 static struct rcu_reader_data *reader_ptr(void)
@@ -105,6 +102,9 @@ static int setup_module(PyObject *mod)
     if (rc < 0) {
         return -1;
     }
+    if (qemu_rcu_py_call_rcu_init(mod) < 0) {
+        return -1;
+    }
     return qemu_rcu_py_types_init(mod);
 }
 
@@ -153,18 +153,27 @@ static void set_python_state(int state)
     qemu_event_set(&python_state_changed);
 }
 
+/* The highest number among markers run so far whose callbacks may not have
+ * run yet.  Callback thread only. */
+static uint64_t due_upto;
+
 static void py_marker_run(struct rcu_head *head)
 {
     struct py_marker *m = (struct py_marker *)head;
-    uint64_t seq = m->seq;
 
+    if (m->seq > due_upto) {
+        due_upto = m->seq;
+    }
     free(m);
-    if (!wait_for_python()) {
+    /* Markers come in runs (one per call_rcu): let the last of a run take
+     * the GIL once for all of them. */
+    if (rcu_next_callback_is(py_marker_run) ||
+        !qemu_rcu_py_callbacks_due(due_upto) || !wait_for_python()) {
         return;
     }
     __atomic_fetch_add(&in_python, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&python_alive, __ATOMIC_SEQ_CST)) {
-        _qemu_rcu_run_py_callbacks(seq);
+        qemu_rcu_py_run_callbacks(due_upto);
     }
     __atomic_fetch_sub(&in_python, 1, __ATOMIC_SEQ_CST);
 }
@@ -202,6 +211,11 @@ int qemu_rcu_py_enqueue(uint64_t seq)
     m->seq = seq;
     call_rcu1(&m->head, py_marker_run);
     return 0;
+}
+
+bool qemu_rcu_py_alive(void)
+{
+    return __atomic_load_n(&python_alive, __ATOMIC_SEQ_CST);
 }
 
 bool qemu_rcu_py_shutdown(int64_t timeout_ns)

@@ -20,13 +20,24 @@ int qemu_rcu_py_enqueue(uint64_t seq);
 bool qemu_rcu_py_shutdown(int64_t timeout_ns);
 /* In a forked child: forget calls that were in flight in the parent. */
 void qemu_rcu_py_after_fork_child(void);
+/* False once qemu_rcu_py_shutdown() has begun. */
+bool qemu_rcu_py_alive(void);
 
 /* py_types.c: add RcuGuard, RcuRef and RcuCellBase to the module (0, or -1
  * with an exception set); and, in a forked child, note which threads were
  * left behind in the parent. */
 #ifdef Py_PYTHON_H
 int qemu_rcu_py_types_init(PyObject *module);
+/* qemu_rcu.errors.<name> (a new reference), or NULL with an exception. */
+PyObject *qemu_rcu_py_error_class(const char *name);
+/* py_call_rcu.c: add call_rcu and its helpers to the module. */
+int qemu_rcu_py_call_rcu_init(PyObject *module);
 #endif
+/* py_call_rcu.c: false if every callback numbered up to seq has been taken
+ * already (most markers find their callbacks run by an earlier one). */
+bool qemu_rcu_py_callbacks_due(uint64_t seq);
+/* Take the GIL and run the queued callbacks numbered up to seq. */
+void qemu_rcu_py_run_callbacks(uint64_t seq);
 void qemu_rcu_py_types_fork_child(void);
 
 #endif

@@ -669,10 +669,12 @@ static int add_type(PyObject *module, const char *name, PyTypeObject *type)
     return 0;
 }
 
-static PyObject *get_error_class(PyObject *errors, const char *name)
+PyObject *qemu_rcu_py_error_class(const char *name)
 {
-    PyObject *cls = PyObject_GetAttrString(errors, name);
+    PyObject *errors = PyImport_ImportModule("qemu_rcu.errors");
+    PyObject *cls = errors ? PyObject_GetAttrString(errors, name) : NULL;
 
+    Py_XDECREF(errors);
     if (cls != NULL && !PyExceptionClass_Check(cls)) {
         PyErr_Format(PyExc_TypeError,
                      "qemu_rcu.errors.%s is not an exception class", name);
@@ -683,15 +685,9 @@ static PyObject *get_error_class(PyObject *errors, const char *name)
 
 int qemu_rcu_py_types_init(PyObject *module)
 {
-    PyObject *errors = PyImport_ImportModule("qemu_rcu.errors");
-    PyObject *expired, *thread_error;
+    PyObject *expired = qemu_rcu_py_error_class("RcuGuardExpired");
+    PyObject *thread_error = expired ? qemu_rcu_py_error_class("RcuThreadError") : NULL;
 
-    if (errors == NULL) {
-        return -1;
-    }
-    expired = get_error_class(errors, "RcuGuardExpired");
-    thread_error = expired ? get_error_class(errors, "RcuThreadError") : NULL;
-    Py_DECREF(errors);
     if (thread_error == NULL) {
         Py_XDECREF(expired);
         return -1;

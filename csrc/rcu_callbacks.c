@@ -32,6 +32,7 @@ static struct {
 /* Written only by the callback thread. */
 static struct {
     struct rcu_head *head;      /* consumer's end of the queue */
+    int batch_size;             /* callbacks in this batch */
     int batch_taken;            /* taken in this batch, still in count */
     uint64_t taken;
     uint64_t invoked;
@@ -171,6 +172,7 @@ static void *call_rcu_thread(void *arg)
         /* Every one of the n callbacks was queued before this grace period
          * began, so all of them may run once it ends. */
         synchronize_rcu();
+        consumer.batch_size = n;
         for (int i = 0; i < n; i++) {
             struct rcu_head *node = dequeue();
             RCUCBFunc *func = node->func;
@@ -207,6 +209,19 @@ void rcu_callbacks_start(void)
 bool rcu_on_callback_thread(void)
 {
     return on_callback_thread;
+}
+
+bool rcu_next_callback_is(RCUCBFunc *func)
+{
+    struct rcu_head *next = consumer.head;
+
+    if (!on_callback_thread || consumer.batch_taken >= consumer.batch_size) {
+        return false;
+    }
+    if (next == &dummy) {
+        next = __atomic_load_n(&dummy.next, __ATOMIC_ACQUIRE);
+    }
+    return next != NULL && next->func == func;
 }
 
 /* A snapshot of independently read counters: good enough for monitoring. */
@@ -276,6 +291,7 @@ void rcu_callbacks_fork_child(void)
         enqueue(&dummy);
     }
     producer.count = count;
+    consumer.batch_size = 0;
     consumer.batch_taken = 0;
     rcu_callbacks_start();
 }

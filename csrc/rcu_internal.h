@@ -81,5 +81,8 @@ HIDDEN void rcu_completion_free(struct rcu_completion *c);
 
 /* True on the thread that runs callbacks. */
 HIDDEN bool rcu_on_callback_thread(void);
+/* From a callback: true if the next callback is func, already queued and
+ * due in the same batch (its grace period has passed too). */
+HIDDEN bool rcu_next_callback_is(RCUCBFunc *func);
 
 #endif

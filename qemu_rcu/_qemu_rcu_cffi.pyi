@@ -1,13 +1,30 @@
 # Types of the compiled module qemu_rcu._qemu_rcu_cffi: cffi's ffi and lib, the
 # capsule, and the C read path that qemu_rcu_py_types_init() (py_types.c) adds.
 from types import TracebackType
-from typing import Any, Generic, Optional, Type, TypeVar, final
+from typing import Any, Callable, Deque, Dict, Generic, Optional, Tuple, Type, TypeVar, final
+
+from typing_extensions import ParamSpec
 
 ffi: Any
 lib: Any
 _C_API: object
 
 def _write_unraisable(exc: BaseException, obj: object, /) -> None: ...
+
+_P = ParamSpec("_P")
+
+def call_rcu(fn: Callable[_P, object], /, *args: _P.args, **kwargs: _P.kwargs) -> None:
+    """Run ``fn(*args, **kwargs)`` once, after a grace period (py_call_rcu.c)."""
+
+_Entry = Tuple[int, Callable[..., Any], Tuple[Any, ...], Dict[str, Any]]
+
+def _append_callback(
+    fn: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any], /
+) -> _Entry: ...
+def _run_callbacks(seq: int, /) -> None: ...
+def _bind_callbacks(
+    pending: Deque[_Entry], call_after_exit: Callable[..., None], /
+) -> None: ...
 
 _T_co = TypeVar("_T_co", covariant=True)
 

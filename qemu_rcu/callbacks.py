@@ -1,19 +1,20 @@
-"""The write side's waits: ``call_rcu``, ``drain_call_rcu``, ``synchronize_rcu``.
+"""The write side: ``call_rcu``, ``drain_call_rcu``, ``synchronize_rcu``.
 
-Python callbacks wait in a queue here; for each one a small C marker goes
-through the core's ``call_rcu1``.  When a marker's grace period has passed,
-the RCU callback thread takes the GIL and runs every Python callback queued
-up to that marker, in order.  A wait is a C completion: for a drain, a
-callback queued behind everything this thread queued before; for a grace
-period, a request served by a helper thread that runs synchronize_rcu, so
-it never waits for queued callbacks.  We wait for it in short slices with
-the GIL released, so Ctrl-C and timeouts work.
+Python callbacks wait in ``_pending`` as (number, fn, args, kwargs).  Queuing
+and running them is C (``py_call_rcu.c``): for each callback a small marker
+goes through the core's ``call_rcu1``, and when its grace period has passed
+the RCU callback thread takes the GIL and runs every callback numbered up to
+the marker's, in order.  A wait is a C completion: for a drain, a callback
+queued behind everything this thread queued before; for a grace period, a
+request served by a helper thread that runs synchronize_rcu, so it never
+waits for queued callbacks.  We wait for it in short slices with the GIL
+released, so Ctrl-C and timeouts work.  This module also handles exit and
+fork.
 """
 
 from __future__ import annotations
 
 import atexit
-import itertools
 import math
 import os
 import sys
@@ -23,7 +24,13 @@ from collections import deque
 from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
 from ._binding import ffi, lib
-from ._qemu_rcu_cffi import _write_unraisable, read_lock_held
+from ._qemu_rcu_cffi import (
+    _append_callback,
+    _bind_callbacks,
+    _run_callbacks,
+    call_rcu,
+    read_lock_held,
+)
 from .errors import RcuDeadlockError, RcuError
 
 __all__ = ["call_rcu", "drain_call_rcu", "synchronize_rcu"]
@@ -34,62 +41,8 @@ _SLICE_NS = 20_000_000
 _Entry = Tuple[int, Callable[..., Any], Tuple[Any, ...], Dict[str, Any]]
 # Sorted by number: a marker runs every callback numbered up to its own, and
 # a drain relies on that prefix including all of its thread's callbacks.
+# call_rcu (py_call_rcu.c) numbers and appends entries with the GIL held.
 _pending: Deque[_Entry] = deque()
-_next_seq = itertools.count(1).__next__
-# Numbering and appending happen together, or a thread switch in between
-# could leave a higher number ahead of a lower one.
-_append_lock = threading.Lock()
-
-
-def call_rcu(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
-    """Run ``fn(*args, **kwargs)`` once, after a grace period.
-
-    It runs on the RCU callback thread holding the GIL; callbacks queued by
-    one thread run in the order queued.  Never blocks, even inside a
-    read-side section.  An exception in ``fn`` goes to
-    ``sys.unraisablehook``; later callbacks still run.
-
-    Once the interpreter has begun exiting (after qemu_rcu's ``atexit``
-    handler), the callback thread no longer enters Python: ``call_rcu`` then
-    waits for the grace period itself and runs ``fn`` on the calling thread.
-    """
-    if not callable(fn):
-        raise TypeError(f"call_rcu() needs a callable, not {type(fn).__name__}")
-    if _exited:
-        _call_after_exit(fn, args, kwargs)
-        return
-    entry = _append(fn, args, kwargs)
-    if lib.qemu_rcu_py_enqueue(entry[0]) != 0:
-        _pending.remove(entry)
-        raise MemoryError("call_rcu(): out of memory")
-
-
-def _append(fn: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> _Entry:
-    with _append_lock:
-        entry = (_next_seq(), fn, args, kwargs)
-        _pending.append(entry)
-    return entry
-
-
-def _run_callbacks(seq: int) -> None:
-    # Runs on the callback thread: a grace period has passed since every
-    # callback numbered up to seq was queued.
-    while _pending and _pending[0][0] <= seq:
-        _, fn, args, kwargs = _pending.popleft()
-        try:
-            fn(*args, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - nobody else can catch it
-            _write_unraisable(exc, fn)
-        if read_lock_held():
-            # The core aborts when this marker returns; say which callback.
-            _write_unraisable(RcuError(
-                "RCU callback returned inside a read-side section it opened (an "
-                "RcuGuard it kept); the process cannot run grace periods any more"), fn)
-        del fn, args, kwargs
-
-
-# The C marker of each Python callback calls this (extern "Python+C").
-ffi.def_extern(name="_qemu_rcu_run_py_callbacks")(_run_callbacks)
 
 
 def _check_timeout(timeout: Optional[float]) -> Optional[float]:
@@ -179,9 +132,6 @@ def drain_call_rcu(timeout: Optional[float] = None) -> bool:
 _EXIT_PATIENCE_S = 10.0
 _EXIT_LIMIT_S = 60.0
 
-# Set once the exit handler has closed the callback thread's way into
-# Python: from then on callbacks run on the thread that queues them.
-_exited = False
 # Set when RCU made no progress at exit, so later calls fail at once
 # instead of each waiting _EXIT_PATIENCE_S.
 _exit_stuck = False
@@ -209,18 +159,19 @@ def _run_queued_here(entry: Optional[_Entry]) -> None:
 
 def _call_after_exit(fn: Callable[..., Any], args: Tuple[Any, ...],
                      kwargs: Dict[str, Any]) -> None:
+    # call_rcu comes here once qemu_rcu_py_shutdown() has begun.
     if read_lock_held():
         raise RcuDeadlockError(
             "call_rcu() called inside a read-side section after the interpreter "
             "began exiting; callbacks now run on the calling thread after a grace "
             "period, which would wait for that section. End the RcuGuard first.")
-    _run_queued_here(_append(fn, args, kwargs))
+    _run_queued_here(_append_callback(fn, args, kwargs))
 
 
 def _run_pending_at_exit() -> None:
     # atexit runs before finalization: run what is queued while Python can,
     # then keep the callback thread out of the interpreter for good.
-    global _exited, _exit_stuck
+    global _exit_stuck
     try:
         if not read_lock_held():
             start = progress = time.monotonic()
@@ -237,7 +188,6 @@ def _run_pending_at_exit() -> None:
             print("qemu_rcu: an RCU callback was still running at exit; its "
                   "thread is left to the interpreter's finalization, like a "
                   "daemon thread", file=sys.stderr)
-        _exited = True
     # Callbacks queued while the gate closed have no thread to run them now.
     if _pending and not read_lock_held():
         try:
@@ -253,12 +203,11 @@ def _after_fork_in_child() -> None:
     # Markers that came up before Python was ready were dropped, and the one
     # the parent's callback thread was running is gone: cover whatever is
     # still queued with a fresh one.
-    global _append_lock
-    _append_lock = threading.Lock()     # a parent thread may have held it
     lib.qemu_rcu_py_after_fork_child()
     if _pending:
         lib.qemu_rcu_py_enqueue(_pending[-1][0])
 
 
+_bind_callbacks(_pending, _call_after_exit)
 atexit.register(_run_pending_at_exit)
 os.register_at_fork(after_in_child=_after_fork_in_child)
