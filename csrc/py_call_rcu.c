@@ -1,24 +1,27 @@
 /*
- * call_rcu(fn, /, *args, **kwargs) for Python: the queuing half of
- * callbacks.py, in C because it is the write side's hot path.
+ * Python callbacks: call_rcu(fn, /, *args, **kwargs), and the loop that
+ * runs them on the RCU callback thread.  In C because they are the write
+ * side's hot path.
  *
  * A callback becomes an entry (seq, fn, args, kwargs) at the end of
  * callbacks.py's _pending deque, and a marker with the same number goes
- * through call_rcu1(); the marker runs every entry numbered up to its own.
- * Numbering and appending happen with the GIL held and without running any
- * Python code in between, so the deque stays sorted without a lock.
+ * through call_rcu1(); when a marker runs, every entry numbered up to its
+ * own has waited a grace period.  Numbering and appending happen with the
+ * GIL held and without running any Python code in between, so the deque
+ * stays sorted without a lock.
  */
 #include <Python.h>
+
+#include <stdlib.h>
 
 #include "py_glue.h"
 #include "qemu_rcu.h"
 
 /* Handed over by callbacks.py when it is imported (_bind_callbacks). */
 static PyObject *pending;           /* the _pending deque */
-static PyObject *pending_append;    /* its bound append: calling it allocates nothing */
-static PyObject *pending_popleft;
+static PyObject *pending_append;    /* its bound methods: calling them */
+static PyObject *pending_popleft;   /* allocates nothing */
 static PyObject *RcuError;          /* qemu_rcu.errors.RcuError */
-static PyObject *call_after_exit;   /* _call_after_exit(fn, args, kwargs) */
 static uint64_t last_seq;           /* GIL held */
 
 static int check_bound(void)
@@ -28,42 +31,6 @@ static int check_bound(void)
         return -1;
     }
     return 0;
-}
-
-/* Append (seq, fn, args, kwargs) and return it, with its number in *seq. */
-static PyObject *append_entry(PyObject *fn, PyObject *args, PyObject *kwargs,
-                              uint64_t *seq)
-{
-    /* The tuple first: allocating it may run the garbage collector, and so
-     * any __del__, which may queue callbacks of its own.  From taking the
-     * number to appending, nothing allocates a tracked object or runs
-     * Python code, so nothing can queue in between. */
-    PyObject *entry = PyTuple_New(4);
-    PyObject *number, *res;
-
-    if (entry == NULL) {
-        return NULL;
-    }
-    number = PyLong_FromUnsignedLongLong(last_seq + 1);
-    if (number == NULL) {
-        Py_DECREF(entry);
-        return NULL;
-    }
-    Py_INCREF(fn);
-    Py_INCREF(args);
-    Py_INCREF(kwargs);
-    PyTuple_SET_ITEM(entry, 0, number);
-    PyTuple_SET_ITEM(entry, 1, fn);
-    PyTuple_SET_ITEM(entry, 2, args);
-    PyTuple_SET_ITEM(entry, 3, kwargs);
-    res = PyObject_CallOneArg(pending_append, entry);
-    if (res == NULL) {
-        Py_DECREF(entry);
-        return NULL;
-    }
-    Py_DECREF(res);
-    *seq = ++last_seq;
-    return entry;
 }
 
 /* ---- Running callbacks ---------------------------------------------------- */
@@ -77,10 +44,11 @@ bool qemu_rcu_py_callbacks_due(uint64_t seq)
 }
 
 /* Run the entries numbered up to seq; a grace period has passed since each
- * was queued.  GIL held. */
+ * was queued.  GIL held.  Stops early once exit has closed the way into
+ * Python, so that the exit handler waits for one callback at most. */
 static void run_upto(uint64_t seq)
 {
-    while (PySequence_Size(pending) > 0) {
+    while (qemu_rcu_py_alive() && PySequence_Size(pending) > 0) {
         PyObject *entry = PySequence_GetItem(pending, 0);
         PyObject *fn, *res;
         uint64_t n;
@@ -134,32 +102,16 @@ void qemu_rcu_py_run_callbacks(uint64_t seq)
     PyEval_SaveThread();
 }
 
-/* _run_callbacks(seq): the same, on the calling thread (after exit). */
-static PyObject *run_callbacks(PyObject *self, PyObject *arg)
-{
-    unsigned long long seq = PyLong_AsUnsignedLongLong(arg);
-
-    (void)self;
-    if (seq == (unsigned long long)-1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    if (check_bound() < 0) {
-        return NULL;
-    }
-    run_upto(seq);
-    Py_RETURN_NONE;
-}
-
 /* ---- Queuing callbacks ----------------------------------------------------- */
 
 /* Split call_rcu's arguments into fn, a tuple and a dict of its own. */
-static int parse_call(const char *name, PyObject *args, PyObject *kwargs,
+static int parse_call(PyObject *args, PyObject *kwargs,
                       PyObject **fn, PyObject **fn_args, PyObject **fn_kwargs)
 {
     Py_ssize_t n = PyTuple_GET_SIZE(args);
 
     if (n < 1) {
-        PyErr_Format(PyExc_TypeError, "%s() missing required argument 'fn'", name);
+        PyErr_SetString(PyExc_TypeError, "call_rcu() missing required argument 'fn'");
         return -1;
     }
     *fn = PyTuple_GET_ITEM(args, 0);
@@ -172,8 +124,8 @@ static int parse_call(const char *name, PyObject *args, PyObject *kwargs,
     if (*fn_args == NULL) {
         return -1;
     }
-    /* CPython passes a new dict, or NULL for none. */
-    *fn_kwargs = kwargs ? (Py_INCREF(kwargs), kwargs) : PyDict_New();
+    /* A caller from C may pass a dict it goes on using: copy it. */
+    *fn_kwargs = kwargs ? PyDict_Copy(kwargs) : PyDict_New();
     if (*fn_kwargs == NULL) {
         Py_DECREF(*fn_args);
         return -1;
@@ -181,60 +133,76 @@ static int parse_call(const char *name, PyObject *args, PyObject *kwargs,
     return 0;
 }
 
+/* Append (seq, fn, args, kwargs) and queue marker m for it, or free m and
+ * fail.  Every allocation that may run the garbage collector (and so any
+ * __del__, which may queue callbacks of its own, or let another thread
+ * run) comes first.  From the exit check to the marker, nothing runs Python
+ * code or allocates a tracked object: the queue stays sorted, and exit
+ * cannot close the way into Python behind our back. */
+static int queue_entry(PyObject *fn, PyObject *args, PyObject *kwargs,
+                       struct py_marker *m)
+{
+    PyObject *entry = PyTuple_New(4);
+    PyObject *number = NULL, *res;
+
+    if (entry != NULL && !qemu_rcu_py_alive()) {
+        PyErr_SetString(RcuError,
+                        "call_rcu() called after the interpreter began exiting; "
+                        "queued callbacks no longer run.  Call it before exit, "
+                        "or from an atexit handler registered after importing "
+                        "qemu_rcu");
+    } else if (entry != NULL) {
+        number = PyLong_FromUnsignedLongLong(last_seq + 1);
+    }
+    if (number == NULL) {
+        Py_XDECREF(entry);
+        free(m);
+        return -1;
+    }
+    Py_INCREF(fn);
+    Py_INCREF(args);
+    Py_INCREF(kwargs);
+    PyTuple_SET_ITEM(entry, 0, number);
+    PyTuple_SET_ITEM(entry, 1, fn);
+    PyTuple_SET_ITEM(entry, 2, args);
+    PyTuple_SET_ITEM(entry, 3, kwargs);
+    res = PyObject_CallOneArg(pending_append, entry);
+    Py_DECREF(entry);
+    if (res == NULL) {
+        free(m);
+        return -1;
+    }
+    Py_DECREF(res);
+    qemu_rcu_py_marker_queue(m, ++last_seq);
+    return 0;
+}
+
 static PyObject *py_call_rcu(PyObject *self, PyObject *args, PyObject *kwargs)
 {
-    PyObject *fn, *fn_args, *fn_kwargs, *entry, *res = NULL;
-    uint64_t seq;
+    PyObject *fn, *fn_args, *fn_kwargs;
+    struct py_marker *m;
+    int rc;
 
     (void)self;
-    if (check_bound() < 0 ||
-        parse_call("call_rcu", args, kwargs, &fn, &fn_args, &fn_kwargs) < 0) {
+    if (check_bound() < 0 || parse_call(args, kwargs, &fn, &fn_args, &fn_kwargs) < 0) {
         return NULL;
     }
-    if (!qemu_rcu_py_alive()) {
-        /* Exit has begun: the callback thread no longer runs Python. */
-        res = PyObject_CallFunctionObjArgs(call_after_exit, fn, fn_args, fn_kwargs, NULL);
-    } else if ((entry = append_entry(fn, fn_args, fn_kwargs, &seq)) != NULL) {
-        if (qemu_rcu_py_enqueue(seq) == 0) {
-            res = Py_None;
-            Py_INCREF(res);
-        } else {
-            /* Still the last entry: nothing has run since it was added. */
-            Py_XDECREF(PyObject_CallMethod(pending, "pop", NULL));
-            PyErr_SetString(PyExc_MemoryError, "call_rcu(): out of memory");
-        }
-        Py_DECREF(entry);
-    }
+    m = qemu_rcu_py_marker_new();
+    rc = m ? queue_entry(fn, fn_args, fn_kwargs, m) : (PyErr_NoMemory(), -1);
     Py_DECREF(fn_args);
     Py_DECREF(fn_kwargs);
-    return res;
-}
-
-/* _append_callback(fn, args, kwargs): queue an entry with no marker (the
- * after-exit path runs it itself) and return it. */
-static PyObject *append_callback(PyObject *self, PyObject *args)
-{
-    PyObject *fn, *fn_args, *fn_kwargs;
-    uint64_t seq;
-
-    (void)self;
-    if (check_bound() < 0 ||
-        !PyArg_ParseTuple(args, "OO!O!:_append_callback", &fn, &PyTuple_Type, &fn_args,
-                          &PyDict_Type, &fn_kwargs)) {
+    if (rc < 0) {
         return NULL;
     }
-    return append_entry(fn, fn_args, fn_kwargs, &seq);
+    Py_RETURN_NONE;
 }
 
-/* _bind_callbacks(pending, call_after_exit), once, from callbacks.py. */
-static PyObject *bind_callbacks(PyObject *self, PyObject *args)
+/* _bind_callbacks(pending), once, from callbacks.py. */
+static PyObject *bind_callbacks(PyObject *self, PyObject *deque)
 {
-    PyObject *deque, *after_exit, *append, *popleft;
+    PyObject *append, *popleft;
 
     (void)self;
-    if (!PyArg_ParseTuple(args, "OO:_bind_callbacks", &deque, &after_exit)) {
-        return NULL;
-    }
     append = PyObject_GetAttrString(deque, "append");
     popleft = append ? PyObject_GetAttrString(deque, "popleft") : NULL;
     if (popleft == NULL) {
@@ -242,11 +210,9 @@ static PyObject *bind_callbacks(PyObject *self, PyObject *args)
         return NULL;
     }
     Py_INCREF(deque);
-    Py_INCREF(after_exit);
     Py_XSETREF(pending, deque);
     Py_XSETREF(pending_append, append);
     Py_XSETREF(pending_popleft, popleft);
-    Py_XSETREF(call_after_exit, after_exit);
     Py_RETURN_NONE;
 }
 
@@ -257,16 +223,11 @@ static PyMethodDef methods[] = {
      "It runs on the RCU callback thread holding the GIL; callbacks queued by\n"
      "one thread run in the order queued.  Never blocks, even inside a\n"
      "read-side section.  An exception in fn goes to sys.unraisablehook;\n"
-     "later callbacks still run.\n\n"
-     "Once the interpreter has begun exiting (after qemu_rcu's atexit\n"
-     "handler), the callback thread no longer enters Python: call_rcu then\n"
-     "waits for the grace period itself and runs fn on the calling thread."},
-    {"_append_callback", append_callback, METH_VARARGS,
-     "Queue (seq, fn, args, kwargs) without a marker and return it."},
-    {"_run_callbacks", run_callbacks, METH_O,
-     "Run the queued callbacks numbered up to seq, on this thread."},
-    {"_bind_callbacks", bind_callbacks, METH_VARARGS,
-     "Hand callbacks.py's queue and after-exit path to call_rcu."},
+     "later callbacks still run.  Raises RcuError once the interpreter has\n"
+     "begun exiting (after qemu_rcu's atexit handler), when callbacks no\n"
+     "longer run."},
+    {"_bind_callbacks", bind_callbacks, METH_O,
+     "Hand callbacks.py's queue to call_rcu and the callback thread."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -201,15 +201,25 @@ static void fork_child(void)
     set_python_state(PY_CHILD_NOT_READY);
 }
 
+struct py_marker *qemu_rcu_py_marker_new(void)
+{
+    return malloc(sizeof(struct py_marker));
+}
+
+void qemu_rcu_py_marker_queue(struct py_marker *m, uint64_t seq)
+{
+    m->seq = seq;
+    call_rcu1(&m->head, py_marker_run);
+}
+
 int qemu_rcu_py_enqueue(uint64_t seq)
 {
-    struct py_marker *m = malloc(sizeof(*m));
+    struct py_marker *m = qemu_rcu_py_marker_new();
 
     if (m == NULL) {
         return -1;
     }
-    m->seq = seq;
-    call_rcu1(&m->head, py_marker_run);
+    qemu_rcu_py_marker_queue(m, seq);
     return 0;
 }
 

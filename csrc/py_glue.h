@@ -13,6 +13,11 @@ const char *qemu_rcu_py_setup_error(void);
 /* Queue a marker that runs Python callbacks up to seq after a grace
  * period.  Returns -1 if out of memory. */
 int qemu_rcu_py_enqueue(uint64_t seq);
+/* The same in two steps, so that only the first can fail: a marker from
+ * malloc (NULL if out of memory; free() it if unused), then queue it. */
+struct py_marker;
+struct py_marker *qemu_rcu_py_marker_new(void);
+void qemu_rcu_py_marker_queue(struct py_marker *m, uint64_t seq);
 
 /* Stop calling into Python, waiting up to timeout_ns for a call in progress
  * to return.  False if it is still running (the interpreter's finalization

@@ -56,6 +56,7 @@ int qemu_rcu_py_setup(void);
 const char *qemu_rcu_py_setup_error(void);
 int qemu_rcu_py_enqueue(uint64_t seq);
 bool qemu_rcu_py_shutdown(int64_t timeout_ns);
+bool qemu_rcu_py_alive(void);
 void qemu_rcu_py_after_fork_child(void);
 
 #define QEMU_RCU_TORTURE_AGES ...

@@ -18,13 +18,7 @@ def call_rcu(fn: Callable[_P, object], /, *args: _P.args, **kwargs: _P.kwargs) -
 
 _Entry = Tuple[int, Callable[..., Any], Tuple[Any, ...], Dict[str, Any]]
 
-def _append_callback(
-    fn: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any], /
-) -> _Entry: ...
-def _run_callbacks(seq: int, /) -> None: ...
-def _bind_callbacks(
-    pending: Deque[_Entry], call_after_exit: Callable[..., None], /
-) -> None: ...
+def _bind_callbacks(pending: Deque[_Entry], /) -> None: ...
 
 _T_co = TypeVar("_T_co", covariant=True)
 

@@ -18,19 +18,12 @@ import atexit
 import math
 import os
 import sys
-import threading
 import time
 from collections import deque
 from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
 from ._binding import ffi, lib
-from ._qemu_rcu_cffi import (
-    _append_callback,
-    _bind_callbacks,
-    _run_callbacks,
-    call_rcu,
-    read_lock_held,
-)
+from ._qemu_rcu_cffi import _bind_callbacks, call_rcu, read_lock_held
 from .errors import RcuDeadlockError, RcuError
 
 __all__ = ["call_rcu", "drain_call_rcu", "synchronize_rcu"]
@@ -70,7 +63,18 @@ def _new_completion(drain: bool) -> Any:
     return completion
 
 
+def _check_callbacks_run(what: str) -> None:
+    if not lib.qemu_rcu_py_alive():
+        raise RcuError(
+            f"{what}: the interpreter is exiting and qemu_rcu's exit handler has "
+            "run, so Python callbacks no longer run")
+
+
 def _wait(drain: bool, timeout: Optional[float]) -> bool:
+    if drain:
+        _check_callbacks_run("drain_call_rcu()")
+    # Callbacks numbered up to this were queued before the call.
+    last = _pending[-1][0] if drain and _pending else 0
     completion = _new_completion(drain)
     pid = os.getpid()
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -84,7 +88,13 @@ def _wait(drain: bool, timeout: Optional[float]) -> bool:
                 slice_ns = min(slice_ns, int(left * 1e9))
             # Between slices Python runs signal handlers: Ctrl-C lands here.
             if lib.rcu_completion_wait(completion, slice_ns):
+                if _pending and _pending[0][0] <= last:
+                    # Exit closed the way into Python while we waited.
+                    _check_callbacks_run("drain_call_rcu()")
                 return True
+            if (drain or lib.rcu_on_callback_thread()) and not lib.qemu_rcu_py_alive():
+                # A callback waiting here would hold the exit handler up.
+                _check_callbacks_run("drain_call_rcu()" if drain else "synchronize_rcu()")
             if not drain and os.getpid() != pid:
                 # A handler forked us mid-wait: the helper thread that held
                 # our request stayed in the parent.  Ask again here.
@@ -132,46 +142,9 @@ def drain_call_rcu(timeout: Optional[float] = None) -> bool:
 _EXIT_PATIENCE_S = 10.0
 _EXIT_LIMIT_S = 60.0
 
-# Set when RCU made no progress at exit, so later calls fail at once
-# instead of each waiting _EXIT_PATIENCE_S.
-_exit_stuck = False
-# One thread at a time runs callbacks after exit, keeping them in order.
-_exit_runner = threading.Lock()
-
-
-def _run_queued_here(entry: Optional[_Entry]) -> None:
-    """After exit: wait for a grace period, then run what is queued up to now."""
-    global _exit_stuck
-    with _exit_runner:
-        if not _pending:
-            return
-        upto = _pending[-1][0]
-        if _exit_stuck or not _wait(False, _EXIT_PATIENCE_S):
-            _exit_stuck = True
-            if entry is not None and entry in _pending:
-                _pending.remove(entry)
-            raise RcuError(
-                "call_rcu() after the interpreter began exiting: RCU made no "
-                f"progress for {_EXIT_PATIENCE_S:g} s (a read-side section is still "
-                "open, or a callback is stuck), so the callback cannot run")
-        _run_callbacks(upto)
-
-
-def _call_after_exit(fn: Callable[..., Any], args: Tuple[Any, ...],
-                     kwargs: Dict[str, Any]) -> None:
-    # call_rcu comes here once qemu_rcu_py_shutdown() has begun.
-    if read_lock_held():
-        raise RcuDeadlockError(
-            "call_rcu() called inside a read-side section after the interpreter "
-            "began exiting; callbacks now run on the calling thread after a grace "
-            "period, which would wait for that section. End the RcuGuard first.")
-    _run_queued_here(_append_callback(fn, args, kwargs))
-
-
 def _run_pending_at_exit() -> None:
     # atexit runs before finalization: run what is queued while Python can,
     # then keep the callback thread out of the interpreter for good.
-    global _exit_stuck
     try:
         if not read_lock_held():
             start = progress = time.monotonic()
@@ -181,19 +154,13 @@ def _run_pending_at_exit() -> None:
                 if not _pending or _pending[0][0] != oldest:
                     progress = time.monotonic()
                 elif time.monotonic() - progress > _EXIT_PATIENCE_S:
-                    _exit_stuck = True
                     break
     finally:
+        # A callback under way finishes, or stops at its next RCU wait.
         if not lib.qemu_rcu_py_shutdown(int(_EXIT_PATIENCE_S * 1e9)):
             print("qemu_rcu: an RCU callback was still running at exit; its "
                   "thread is left to the interpreter's finalization, like a "
-                  "daemon thread", file=sys.stderr)
-    # Callbacks queued while the gate closed have no thread to run them now.
-    if _pending and not read_lock_held():
-        try:
-            _run_queued_here(None)
-        except RcuError:
-            pass
+                  "daemon thread, and C callbacks stop with it", file=sys.stderr)
     if _pending:
         print(f"qemu_rcu: {len(_pending)} RCU callbacks never ran: a read-side "
               "section was still open at exit, or a callback was stuck", file=sys.stderr)
@@ -208,6 +175,6 @@ def _after_fork_in_child() -> None:
         lib.qemu_rcu_py_enqueue(_pending[-1][0])
 
 
-_bind_callbacks(_pending, _call_after_exit)
+_bind_callbacks(_pending)
 atexit.register(_run_pending_at_exit)
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -15,7 +15,7 @@ import threading
 from typing import TYPE_CHECKING, Callable, Generic, Optional, TypeVar
 
 from ._qemu_rcu_cffi import RcuCellBase, RcuGuard, RcuRef
-from .callbacks import call_rcu
+from .callbacks import _check_callbacks_run, call_rcu
 from .errors import RcuError
 
 __all__ = ["RcuCell", "RcuRef"]
@@ -63,6 +63,7 @@ class RcuCell(RcuCellBase, Generic[T]):
 
     def set(self, value: Optional[T]) -> None:
         """Publish ``value``; the previous value is reclaimed after a grace period."""
+        _check_callbacks_run("RcuCell.set()")      # before anything changes
         with self._lock("set"):
             old = self._exchange(value)
         _retire(old, value)
@@ -83,6 +84,7 @@ class RcuCell(RcuCellBase, Generic[T]):
         value.  If ``fn`` raises, nothing changes.  The old value is reclaimed
         after a grace period.
         """
+        _check_callbacks_run("RcuCell.update()")
         with self._lock("update"):
             self._updating = threading.get_ident()
             try:

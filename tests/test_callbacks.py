@@ -240,3 +240,19 @@ def test_callbacks_queued_by_the_collector_during_call_rcu() -> None:
     assert unsorted == []
     assert [x for x in log if isinstance(x, int)] == list(range(n))
     assert sorted(x[1] for x in log if isinstance(x, tuple)) == list(range(n))
+
+
+def test_keyword_arguments_are_copied_for_callers_from_c() -> None:
+    # Python's own calls pass call_rcu a fresh dict; C callers (here through
+    # ctypes) may pass one they go on changing.
+    import ctypes
+
+    seen: List[Any] = []
+    kwargs = {"x": 1}
+    py_call = ctypes.pythonapi.PyObject_Call
+    py_call.restype = ctypes.py_object
+    py_call.argtypes = [ctypes.py_object, ctypes.py_object, ctypes.py_object]
+    py_call(call_rcu, (lambda **k: seen.append(k),), kwargs)
+    kwargs["x"] = 2
+    assert drain_call_rcu(timeout=30) is True
+    assert seen == [{"x": 1}]

@@ -50,60 +50,49 @@ cb._EXIT_PATIENCE_S = 0.5
     assert "never ran" in result.stderr
 
 
-def test_callbacks_queued_after_the_exit_drain_still_run(python: Any) -> None:
-    # atexit handlers run last-registered first, so these run after qemu_rcu's.
+def test_after_the_exit_handler_queuing_raises_and_changes_nothing(python: Any) -> None:
+    # atexit handlers run last-registered first, so this one runs after
+    # qemu_rcu's, when callbacks no longer run: like concurrent.futures'
+    # submit() after shutdown, queuing raises instead of losing callbacks.
     result = python("""
-        import atexit, threading
+        import atexit
         def late():
             import qemu_rcu
-            class Config:
-                def __rcu_reclaim__(self):
-                    print("reclaimed", flush=True)
-            cell = qemu_rcu.RcuCell(Config())
-            cell.set(Config())
-            qemu_rcu.call_rcu(print, "late callback", flush=True)
-            print("queued", flush=True)
-            try:
-                with qemu_rcu.RcuGuard():
-                    qemu_rcu.call_rcu(print, "inside")
-            except qemu_rcu.RcuDeadlockError as exc:
-                print("refused:", exc.__class__.__name__, flush=True)
+            cell = qemu_rcu.RcuCell("v1")
+            attempts = [
+                lambda: qemu_rcu.call_rcu(print, "never"),
+                lambda: cell.set("v2"),
+                lambda: cell.update(lambda old: "v3"),
+                lambda: qemu_rcu.drain_call_rcu(),
+            ]
+            for attempt in attempts:
+                try:
+                    attempt()
+                    print("accepted")
+                except qemu_rcu.RcuError as exc:
+                    print("refused:", str(exc).split(":")[0], flush=True)
+            print("cell:", cell.raw_get())
+            print("synchronize:", qemu_rcu.synchronize_rcu(timeout=10))
         atexit.register(late)
         import qemu_rcu
         qemu_rcu.call_rcu(print, "early callback", flush=True)
     """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "early callback", "reclaimed", "late callback", "queued", "refused: RcuDeadlockError"]
-
-
-def test_call_rcu_after_exit_with_a_reader_stuck_raises(python: Any) -> None:
-    result = python("""
-import atexit
-def late():
-    try:
-        qemu_rcu.call_rcu(print, "never")
-    except qemu_rcu.RcuError as exc:
-        print("refused:", exc, flush=True)
-atexit.register(late)
-""" + READER_STUCK_INSIDE + """
-qemu_rcu.call_rcu(print, "never")
-import qemu_rcu.callbacks as cb
-cb._EXIT_PATIENCE_S = 0.5
-""")
-    assert result.returncode == 0, result.stderr
-    assert "never" not in result.stdout.replace("refused:", "")
-    assert result.stdout.startswith("refused: call_rcu() after the interpreter began exiting")
-    assert "1 RCU callbacks never ran" in result.stderr
+        "early callback",
+        "refused: call_rcu() called after the interpreter began exiting; queued "
+        "callbacks no longer run.  Call it before exit, or from an atexit handler "
+        "registered after importing qemu_rcu",
+        "refused: RcuCell.set()", "refused: RcuCell.update()", "refused: drain_call_rcu()",
+        "cell: v1", "synchronize: True"]
+    assert "never ran" not in result.stderr
 
 
 def test_exit_inside_a_guard_while_a_callback_waits_for_it(python: Any) -> None:
     # The callback waits for the main thread's section, which never ends:
-    # exit must give up on it rather than wait forever.
+    # at exit its wait raises, so exit does not wait for it forever.
     result = python("""
         import threading, qemu_rcu
-        import qemu_rcu.callbacks as cb
-        cb._EXIT_PATIENCE_S = 0.5
         running, go = threading.Event(), threading.Event()
         def waits_for_main():
             running.set()
@@ -115,7 +104,27 @@ def test_exit_inside_a_guard_while_a_callback_waits_for_it(python: Any) -> None:
         go.set()
     """, timeout=30)
     assert result.returncode == 0, result.stderr
+    assert "synchronize_rcu(): the interpreter is exiting" in result.stderr
+    assert "still running at exit" not in result.stderr
+
+
+def test_exit_gives_up_on_a_callback_that_never_returns(python: Any) -> None:
+    result = python("""
+        import threading, qemu_rcu
+        import qemu_rcu.callbacks as cb
+        cb._EXIT_PATIENCE_S = 0.5
+        running = threading.Event()
+        def stuck():
+            running.set()
+            threading.Event().wait()
+        qemu_rcu.call_rcu(stuck)
+        qemu_rcu.call_rcu(print, "after the stuck one")
+        assert running.wait(10)
+    """, timeout=30)
+    assert result.returncode == 0, result.stderr
     assert "an RCU callback was still running at exit" in result.stderr
+    assert "1 RCU callbacks never ran" in result.stderr
+    assert "after the stuck one" not in result.stdout
 
 
 def test_exception_in_callback_is_reported_and_the_thread_carries_on(python: Any) -> None:
