@@ -161,40 +161,55 @@ static int wait_for_callbacks(void)
     }
 }
 
+/* Run what is left of the current batch: every one of its callbacks was
+ * queued before its grace period began, so all of them may run. */
+static void finish_batch(void)
+{
+    while (consumer.batch_taken < consumer.batch_size) {
+        struct rcu_head *node = dequeue();
+        RCUCBFunc *func = node->func;
+
+        __atomic_store_n(&consumer.batch_taken, consumer.batch_taken + 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&consumer.taken, consumer.taken + 1, __ATOMIC_RELAXED);
+        func(node);
+        if (rcu_reader.depth > 0) {
+            /* The next grace period would wait for this thread forever. */
+            qemu_rcu_fatal("RCU callback %p returned inside a read-side "
+                           "critical section; a callback must end every "
+                           "section it starts", (void *)(uintptr_t)func);
+        }
+        __atomic_store_n(&consumer.invoked, consumer.invoked + 1, __ATOMIC_RELAXED);
+    }
+    /* Once per batch, so producers' line is not pulled away per node. */
+    __atomic_fetch_sub(&producer.count, consumer.batch_size, __ATOMIC_RELAXED);
+    consumer.batch_size = 0;
+    __atomic_store_n(&consumer.batch_taken, 0, __ATOMIC_RELAXED);
+}
+
 static void *call_rcu_thread(void *arg)
 {
     (void)arg;
     on_callback_thread = true;
     rcu_register_thread();
     for (;;) {
-        int n = wait_for_callbacks();
+        /* A replacement thread (rcu_callbacks_thread_lost) starts mid-batch. */
+        if (consumer.batch_size == 0) {
+            int n = wait_for_callbacks();
 
-        /* Every one of the n callbacks was queued before this grace period
-         * began, so all of them may run once it ends. */
-        synchronize_rcu();
-        consumer.batch_size = n;
-        for (int i = 0; i < n; i++) {
-            struct rcu_head *node = dequeue();
-            RCUCBFunc *func = node->func;
-
-            __atomic_store_n(&consumer.batch_taken, i + 1, __ATOMIC_RELAXED);
-            __atomic_store_n(&consumer.taken, consumer.taken + 1, __ATOMIC_RELAXED);
-            func(node);
-            if (rcu_reader.depth > 0) {
-                /* The next grace period would wait for this thread forever. */
-                qemu_rcu_fatal("RCU callback %p returned inside a read-side "
-                               "critical section; a callback must end every "
-                               "section it starts", (void *)(uintptr_t)func);
-            }
-            __atomic_store_n(&consumer.invoked, consumer.invoked + 1,
-                             __ATOMIC_RELAXED);
+            synchronize_rcu();
+            consumer.batch_size = n;
         }
-        /* Once per batch, so producers' line is not pulled away per node. */
-        __atomic_fetch_sub(&producer.count, n, __ATOMIC_RELAXED);
-        __atomic_store_n(&consumer.batch_taken, 0, __ATOMIC_RELAXED);
+        finish_batch();
         pause_between_batches();
     }
     return NULL;
+}
+
+void rcu_callbacks_thread_lost(void)
+{
+    if (!rcu_start_helper_thread(call_rcu_thread)) {
+        qemu_rcu_fatal("cannot restart the RCU callback thread");
+    }
 }
 
 void rcu_callbacks_start(void)

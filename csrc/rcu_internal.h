@@ -84,5 +84,9 @@ HIDDEN bool rcu_on_callback_thread(void);
 /* From a callback: true if the next callback is func, already queued and
  * due in the same batch (its grace period has passed too). */
 HIDDEN bool rcu_next_callback_is(RCUCBFunc *func);
+/* From a callback whose thread is being ended under it (the Python
+ * interpreter ends threads that want the GIL during finalization): start a
+ * new callback thread, which carries on with the rest of the batch. */
+HIDDEN void rcu_callbacks_thread_lost(void);
 
 #endif

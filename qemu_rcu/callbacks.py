@@ -158,12 +158,13 @@ def _run_pending_at_exit() -> None:
     finally:
         # A callback under way finishes, or stops at its next RCU wait.
         if not lib.qemu_rcu_py_shutdown(int(_EXIT_PATIENCE_S * 1e9)):
-            print("qemu_rcu: an RCU callback was still running at exit; its "
-                  "thread is left to the interpreter's finalization, like a "
-                  "daemon thread, and C callbacks stop with it", file=sys.stderr)
+            print("qemu_rcu: a Python RCU callback was still running at exit; its "
+                  "thread is left to the interpreter's finalization, like a daemon "
+                  "thread (C callbacks go on on a new thread)", file=sys.stderr)
     if _pending:
-        print(f"qemu_rcu: {len(_pending)} RCU callbacks never ran: a read-side "
-              "section was still open at exit, or a callback was stuck", file=sys.stderr)
+        print(f"qemu_rcu: {len(_pending)} Python RCU callbacks never ran: a read-side "
+              "section stayed open at exit, a callback was stuck, or callbacks kept "
+              "queuing callbacks", file=sys.stderr)
 
 
 def _after_fork_in_child() -> None:

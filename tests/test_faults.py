@@ -122,9 +122,39 @@ def test_exit_gives_up_on_a_callback_that_never_returns(python: Any) -> None:
         assert running.wait(10)
     """, timeout=30)
     assert result.returncode == 0, result.stderr
-    assert "an RCU callback was still running at exit" in result.stderr
-    assert "1 RCU callbacks never ran" in result.stderr
+    assert "a Python RCU callback was still running at exit" in result.stderr
+    assert "1 Python RCU callbacks never ran" in result.stderr
     assert "after the stuck one" not in result.stdout
+
+
+def test_c_callbacks_outlive_a_python_callback_ended_by_finalization(python: Any) -> None:
+    # Exit gives up on a sleeping Python callback; when it wakes, the
+    # finalized interpreter ends its thread.  C code that drains after
+    # Py_Finalize (here through libc's atexit) must still find a callback
+    # thread.
+    result = python("""
+        import ctypes, threading, time, qemu_rcu
+        import qemu_rcu.callbacks as cb
+        from qemu_rcu import ffi, lib
+        cb._EXIT_PATIENCE_S = 0.3
+        libc = ctypes.CDLL(None)
+        libc.strdup.restype = ctypes.c_void_p
+        def address(name):
+            return ctypes.c_void_p(int(ffi.cast("uintptr_t", ffi.addressof(lib, name))))
+        # libc runs these last registered first: the drain, then the message.
+        libc.__cxa_atexit(ctypes.cast(libc.puts, ctypes.c_void_p),
+                          ctypes.c_void_p(libc.strdup(b"C drain returned")), None)
+        libc.__cxa_atexit(address("drain_call_rcu"), None, None)
+        started = threading.Event()
+        def sleeper():
+            started.set()
+            time.sleep(3)
+        qemu_rcu.call_rcu(sleeper)
+        assert started.wait(10)
+    """, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "still running at exit" in result.stderr
+    assert result.stdout.strip() == "C drain returned"
 
 
 def test_exception_in_callback_is_reported_and_the_thread_carries_on(python: Any) -> None:
