@@ -153,13 +153,6 @@ static void set_python_state(int state)
     qemu_event_set(&python_state_changed);
 }
 
-static void callback_thread_ended(void *arg)
-{
-    (void)arg;
-    __atomic_fetch_sub(&in_python, 1, __ATOMIC_SEQ_CST);
-    rcu_callbacks_thread_lost();
-}
-
 /* The highest number among markers run so far whose callbacks may not have
  * run yet.  Callback thread only. */
 static uint64_t due_upto;
@@ -180,12 +173,7 @@ static void py_marker_run(struct rcu_head *head)
     }
     __atomic_fetch_add(&in_python, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&python_alive, __ATOMIC_SEQ_CST)) {
-        /* Exit gave up on a callback that blocked, and the interpreter's
-         * finalization now ends this thread when it asks for the GIL back
-         * (pthread_exit): hand the C callbacks to a new thread. */
-        pthread_cleanup_push(callback_thread_ended, NULL);
         qemu_rcu_py_run_callbacks(due_upto);
-        pthread_cleanup_pop(0);
     }
     __atomic_fetch_sub(&in_python, 1, __ATOMIC_SEQ_CST);
 }
@@ -251,6 +239,10 @@ bool qemu_rcu_py_shutdown(int64_t timeout_ns)
         struct timespec nap = { 0, 100000 };
 
         if (qemu_rcu_clock_ns() >= deadline) {
+            /* Left to the interpreter, which ends or parks threads that
+             * want the GIL during finalization: C callbacks go on without
+             * it. */
+            rcu_callbacks_take_over();
             return false;
         }
         nanosleep(&nap, NULL);

@@ -20,8 +20,9 @@ struct py_marker *qemu_rcu_py_marker_new(void);
 void qemu_rcu_py_marker_queue(struct py_marker *m, uint64_t seq);
 
 /* Stop calling into Python, waiting up to timeout_ns for a call in progress
- * to return.  False if it is still running (the interpreter's finalization
- * then treats that thread like a daemon thread). */
+ * to return.  False if it is still running: that thread is then left to the
+ * interpreter's finalization, like a daemon thread, and a new callback
+ * thread runs the C callbacks. */
 bool qemu_rcu_py_shutdown(int64_t timeout_ns);
 /* In a forked child: forget calls that were in flight in the parent. */
 void qemu_rcu_py_after_fork_child(void);

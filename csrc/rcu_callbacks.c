@@ -161,9 +161,57 @@ static int wait_for_callbacks(void)
     }
 }
 
+/*
+ * Which thread runs the queue: its generation times two, plus one while it
+ * is inside a callback.  Another thread may take the queue over from one
+ * stuck inside a callback (rcu_callbacks_take_over); if the stuck thread
+ * ever returns, it finds a newer generation and leaves the queue alone.
+ */
+static unsigned long runner;
+static __thread unsigned long runner_generation;
+
+static void *call_rcu_thread(void *arg);
+
+bool rcu_callbacks_take_over(void)
+{
+    unsigned long now = __atomic_load_n(&runner, __ATOMIC_SEQ_CST);
+
+    if (!(now & 1) ||
+        !__atomic_compare_exchange_n(&runner, &now, ((now >> 1) + 1) << 1, false,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        return false;
+    }
+    if (!rcu_start_helper_thread(call_rcu_thread)) {
+        qemu_rcu_fatal("cannot start a new RCU callback thread");
+    }
+    return true;
+}
+
+/* The thread is being ended inside a callback: the Python interpreter's
+ * finalization ends threads that ask for the GIL (pthread_exit). */
+static void ended_inside_callback(void *arg)
+{
+    (void)arg;
+    rcu_callbacks_take_over();
+}
+
+/* Run one callback; false if another thread took the queue over meanwhile. */
+static bool run_callback(RCUCBFunc *func, struct rcu_head *node)
+{
+    unsigned long inside = (runner_generation << 1) | 1;
+
+    __atomic_store_n(&runner, inside, __ATOMIC_SEQ_CST);
+    pthread_cleanup_push(ended_inside_callback, NULL);
+    func(node);
+    pthread_cleanup_pop(0);
+    return __atomic_compare_exchange_n(&runner, &inside, inside & ~1UL, false,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
 /* Run what is left of the current batch: every one of its callbacks was
- * queued before its grace period began, so all of them may run. */
-static void finish_batch(void)
+ * queued before its grace period began, so all of them may run.  False if
+ * this thread no longer runs the queue. */
+static bool finish_batch(void)
 {
     while (consumer.batch_taken < consumer.batch_size) {
         struct rcu_head *node = dequeue();
@@ -171,7 +219,9 @@ static void finish_batch(void)
 
         __atomic_store_n(&consumer.batch_taken, consumer.batch_taken + 1, __ATOMIC_RELAXED);
         __atomic_store_n(&consumer.taken, consumer.taken + 1, __ATOMIC_RELAXED);
-        func(node);
+        if (!run_callback(func, node)) {
+            return false;
+        }
         if (rcu_reader.depth > 0) {
             /* The next grace period would wait for this thread forever. */
             qemu_rcu_fatal("RCU callback %p returned inside a read-side "
@@ -184,32 +234,29 @@ static void finish_batch(void)
     __atomic_fetch_sub(&producer.count, consumer.batch_size, __ATOMIC_RELAXED);
     consumer.batch_size = 0;
     __atomic_store_n(&consumer.batch_taken, 0, __ATOMIC_RELAXED);
+    return true;
 }
 
 static void *call_rcu_thread(void *arg)
 {
     (void)arg;
+    runner_generation = __atomic_load_n(&runner, __ATOMIC_SEQ_CST) >> 1;
     on_callback_thread = true;
     rcu_register_thread();
     for (;;) {
-        /* A replacement thread (rcu_callbacks_thread_lost) starts mid-batch. */
+        /* A thread that took the queue over starts mid-batch. */
         if (consumer.batch_size == 0) {
             int n = wait_for_callbacks();
 
             synchronize_rcu();
             consumer.batch_size = n;
         }
-        finish_batch();
+        if (!finish_batch()) {
+            return NULL;
+        }
         pause_between_batches();
     }
     return NULL;
-}
-
-void rcu_callbacks_thread_lost(void)
-{
-    if (!rcu_start_helper_thread(call_rcu_thread)) {
-        qemu_rcu_fatal("cannot restart the RCU callback thread");
-    }
 }
 
 void rcu_callbacks_start(void)
@@ -308,5 +355,7 @@ void rcu_callbacks_fork_child(void)
     producer.count = count;
     consumer.batch_size = 0;
     consumer.batch_taken = 0;
+    /* The parent's callback thread, in a callback or not, is not here. */
+    runner = ((runner >> 1) + 1) << 1;
     rcu_callbacks_start();
 }

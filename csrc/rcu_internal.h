@@ -84,9 +84,12 @@ HIDDEN bool rcu_on_callback_thread(void);
 /* From a callback: true if the next callback is func, already queued and
  * due in the same batch (its grace period has passed too). */
 HIDDEN bool rcu_next_callback_is(RCUCBFunc *func);
-/* From a callback whose thread is being ended under it (the Python
- * interpreter ends threads that want the GIL during finalization): start a
- * new callback thread, which carries on with the rest of the batch. */
-HIDDEN void rcu_callbacks_thread_lost(void);
+/* If the callback thread is inside a callback, hand the queue to a new
+ * thread, which carries on with the rest of the batch; the old one leaves
+ * the queue alone if it ever returns.  False if no callback was running.
+ * For a callback that will never return (the Python interpreter's
+ * finalization ends or parks threads that ask for the GIL); done
+ * automatically if the thread is ended inside a callback. */
+HIDDEN bool rcu_callbacks_take_over(void);
 
 #endif

@@ -63,6 +63,18 @@ def _new_completion(drain: bool) -> Any:
     return completion
 
 
+def _number(index: int) -> int:
+    """The number of ``_pending[index]``, or 0 if the queue is empty.
+
+    One step: before 3.11 the interpreter may switch to the callback thread,
+    which empties the queue, between a test and an index.
+    """
+    try:
+        return _pending[index][0]
+    except IndexError:
+        return 0
+
+
 def _check_callbacks_run(what: str) -> None:
     if not lib.qemu_rcu_py_alive():
         raise RcuError(
@@ -74,7 +86,7 @@ def _wait(drain: bool, timeout: Optional[float]) -> bool:
     if drain:
         _check_callbacks_run("drain_call_rcu()")
     # Callbacks numbered up to this were queued before the call.
-    last = _pending[-1][0] if drain and _pending else 0
+    last = _number(-1) if drain else 0
     completion = _new_completion(drain)
     pid = os.getpid()
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -88,7 +100,7 @@ def _wait(drain: bool, timeout: Optional[float]) -> bool:
                 slice_ns = min(slice_ns, int(left * 1e9))
             # Between slices Python runs signal handlers: Ctrl-C lands here.
             if lib.rcu_completion_wait(completion, slice_ns):
-                if _pending and _pending[0][0] <= last:
+                if 0 < _number(0) <= last:
                     # Exit closed the way into Python while we waited.
                     _check_callbacks_run("drain_call_rcu()")
                 return True
@@ -142,25 +154,36 @@ def drain_call_rcu(timeout: Optional[float] = None) -> bool:
 _EXIT_PATIENCE_S = 10.0
 _EXIT_LIMIT_S = 60.0
 
+def _callbacks_unfinished() -> bool:
+    """True if a callback was queued and has not returned (C ones included)."""
+    stats = ffi.new("struct rcu_stats *")
+    lib.rcu_get_stats(stats)
+    return bool(stats.callbacks_queued != stats.callbacks_invoked)
+
+
 def _run_pending_at_exit() -> None:
     # atexit runs before finalization: run what is queued while Python can,
     # then keep the callback thread out of the interpreter for good.
     try:
         if not read_lock_held():
+            if not _pending and _callbacks_unfinished():
+                # Once, for C callbacks queued or running: some (cffi's)
+                # call into Python, which they can only do until exit.
+                drain_call_rcu(timeout=_EXIT_PATIENCE_S)
             start = progress = time.monotonic()
             while _pending and time.monotonic() - start < _EXIT_LIMIT_S:
-                oldest = _pending[0][0]
+                oldest = _number(0)
                 drain_call_rcu(timeout=1.0)
-                if not _pending or _pending[0][0] != oldest:
+                if _number(0) != oldest:
                     progress = time.monotonic()
                 elif time.monotonic() - progress > _EXIT_PATIENCE_S:
                     break
     finally:
         # A callback under way finishes, or stops at its next RCU wait.
         if not lib.qemu_rcu_py_shutdown(int(_EXIT_PATIENCE_S * 1e9)):
-            print("qemu_rcu: a Python RCU callback was still running at exit; its "
-                  "thread is left to the interpreter's finalization, like a daemon "
-                  "thread (C callbacks go on on a new thread)", file=sys.stderr)
+            print("qemu_rcu: a Python RCU callback was still running at exit; it is "
+                  "left to the interpreter's finalization, like a daemon thread, and "
+                  "a new thread runs the C callbacks", file=sys.stderr)
     if _pending:
         print(f"qemu_rcu: {len(_pending)} Python RCU callbacks never ran: a read-side "
               "section stayed open at exit, a callback was stuck, or callbacks kept "

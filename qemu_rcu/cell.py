@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Callable, Generic, Optional, TypeVar
 
-from ._qemu_rcu_cffi import RcuCellBase, RcuGuard, RcuRef
+from ._qemu_rcu_cffi import RcuCellBase, RcuGuard, RcuRef, _write_unraisable
 from .callbacks import _check_callbacks_run, call_rcu
 from .errors import RcuError
 
@@ -29,10 +29,18 @@ def _reclaim(value: object) -> None:
         hook(value)
 
 
-def _retire(old: object, new: object) -> None:
+def _retire(old: object, new: object, what: str) -> None:
     """Reclaim what the cell stopped referencing, after a grace period."""
-    if old is not None and old is not new:     # re-publishing is not retiring
+    if old is None or old is new:              # re-publishing is not retiring
+        return
+    try:
         call_rcu(_reclaim, old)
+    except RcuError:
+        # Exit closed the way to callbacks after the caller's check; the new
+        # value is published, so report rather than raise after the change.
+        _write_unraisable(RcuError(
+            f"RcuCell.{what}(): the interpreter began exiting meanwhile, so the "
+            "replaced value's __rcu_reclaim__ will not run"), old)
 
 
 class RcuCell(RcuCellBase, Generic[T]):
@@ -66,7 +74,7 @@ class RcuCell(RcuCellBase, Generic[T]):
         _check_callbacks_run("RcuCell.set()")      # before anything changes
         with self._lock("set"):
             old = self._exchange(value)
-        _retire(old, value)
+        _retire(old, value, "set")
 
     def replace(self, value: Optional[T]) -> Optional[T]:
         """Publish ``value`` and hand the previous value to the caller.
@@ -93,7 +101,7 @@ class RcuCell(RcuCellBase, Generic[T]):
                 self._exchange(new)
             finally:
                 self._updating = None
-        _retire(old, new)
+        _retire(old, new, "update")
         return new
 
     def __repr__(self) -> str:

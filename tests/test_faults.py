@@ -127,34 +127,93 @@ def test_exit_gives_up_on_a_callback_that_never_returns(python: Any) -> None:
     assert "after the stuck one" not in result.stdout
 
 
-def test_c_callbacks_outlive_a_python_callback_ended_by_finalization(python: Any) -> None:
-    # Exit gives up on a sleeping Python callback; when it wakes, the
-    # finalized interpreter ends its thread.  C code that drains after
-    # Py_Finalize (here through libc's atexit) must still find a callback
-    # thread.
-    result = python("""
-        import ctypes, threading, time, qemu_rcu
-        import qemu_rcu.callbacks as cb
-        from qemu_rcu import ffi, lib
-        cb._EXIT_PATIENCE_S = 0.3
-        libc = ctypes.CDLL(None)
-        libc.strdup.restype = ctypes.c_void_p
-        def address(name):
-            return ctypes.c_void_p(int(ffi.cast("uintptr_t", ffi.addressof(lib, name))))
-        # libc runs these last registered first: the drain, then the message.
-        libc.__cxa_atexit(ctypes.cast(libc.puts, ctypes.c_void_p),
-                          ctypes.c_void_p(libc.strdup(b"C drain returned")), None)
-        libc.__cxa_atexit(address("drain_call_rcu"), None, None)
-        started = threading.Event()
-        def sleeper():
-            started.set()
-            time.sleep(3)
-        qemu_rcu.call_rcu(sleeper)
-        assert started.wait(10)
-    """, timeout=30)
+# A C library that drains at process exit, after Py_Finalize (libc's
+# atexit), and says so on stdout when its drain returns.
+C_DRAIN_AT_EXIT = """
+import ctypes
+from qemu_rcu import ffi, lib
+libc = ctypes.CDLL(None)
+libc.strdup.restype = ctypes.c_void_p
+def address(name):
+    return ctypes.c_void_p(int(ffi.cast("uintptr_t", ffi.addressof(lib, name))))
+# libc runs these last registered first: the drain, then the message.
+libc.__cxa_atexit(ctypes.cast(libc.puts, ctypes.c_void_p),
+                  ctypes.c_void_p(libc.strdup(b"C drain returned")), None)
+libc.__cxa_atexit(address("drain_call_rcu"), None, None)
+"""
+
+
+@pytest.mark.parametrize("block", ["time.sleep(3)", "threading.Event().wait()"])
+def test_c_callbacks_outlive_a_python_callback_stuck_at_exit(python: Any, block: str) -> None:
+    # Exit gives up on a Python callback that blocks: when it wakes, the
+    # finalized interpreter ends its thread; or it never wakes.  Either way
+    # a new thread must run C callbacks for the drain after Py_Finalize.
+    result = python(C_DRAIN_AT_EXIT + f"""
+import threading, time, qemu_rcu
+import qemu_rcu.callbacks as cb
+cb._EXIT_PATIENCE_S = 0.3
+started = threading.Event()
+def blocks():
+    started.set()
+    {block}
+qemu_rcu.call_rcu(blocks)
+assert started.wait(10)
+""", timeout=30)
     assert result.returncode == 0, result.stderr
     assert "still running at exit" in result.stderr
     assert result.stdout.strip() == "C drain returned"
+
+
+def test_c_callbacks_queued_before_exit_run_while_python_can(python: Any) -> None:
+    # A cffi callback enters Python: the exit handler drains it first.
+    result = python(C_DRAIN_AT_EXIT + """
+import qemu_rcu
+head = ffi.new("struct rcu_head *")
+@ffi.callback("void(struct rcu_head *)")
+def from_c(h):
+    print("cffi callback ran", flush=True)
+lib.call_rcu1(head, from_c)
+""", timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["cffi callback ran", "C drain returned"]
+
+
+def test_cell_update_that_outlasts_the_exit_handler_publishes_and_reports(python: Any) -> None:
+    # The update began before exit and its fn returns after the exit handler:
+    # the new value stays published, and the skipped reclaim is reported
+    # instead of raised after the change.
+    result = python("""
+        import atexit, threading, time
+        done = threading.Event()
+        def late():
+            done.wait(10)
+            print("cell:", cell.raw_get(), "| update:", outcome, flush=True)
+        atexit.register(late)                  # runs after qemu_rcu's handler
+        import qemu_rcu
+        class V:
+            def __init__(self, n): self.n = n
+            def __repr__(self): return f"V({self.n})"
+            def __rcu_reclaim__(self): print("reclaimed", self, flush=True)
+        cell = qemu_rcu.RcuCell(V(1))
+        inside, outcome = threading.Event(), []
+        def new_value(old):
+            inside.set()
+            while qemu_rcu.lib.qemu_rcu_py_alive():   # until the gate closes
+                time.sleep(0.01)
+            return V(2)
+        def writer():
+            try:
+                cell.update(new_value)
+                outcome.append("returned")
+            except Exception as exc:
+                outcome.append(repr(exc))
+            done.set()
+        threading.Thread(target=writer, daemon=True).start()
+        inside.wait(10)
+    """, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "cell: V(2) | update: ['returned']"
+    assert "RcuCell.update(): the interpreter began exiting meanwhile" in result.stderr
 
 
 def test_exception_in_callback_is_reported_and_the_thread_carries_on(python: Any) -> None:
