@@ -153,6 +153,12 @@ static void set_python_state(int state)
     qemu_event_set(&python_state_changed);
 }
 
+static void ended_in_python(void *arg)
+{
+    (void)arg;
+    rcu_callbacks_take_over();
+}
+
 /* The highest number among markers run so far whose callbacks may not have
  * run yet.  Callback thread only. */
 static uint64_t due_upto;
@@ -173,7 +179,15 @@ static void py_marker_run(struct rcu_head *head)
     }
     __atomic_fetch_add(&in_python, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&python_alive, __ATOMIC_SEQ_CST)) {
+        /* Exit may give up on us in here (rcu_callbacks_take_over), and the
+         * interpreter's finalization may end this thread (pthread_exit). */
+        rcu_callbacks_begin_unbounded();
+        pthread_cleanup_push(ended_in_python, NULL);
         qemu_rcu_py_run_callbacks(due_upto);
+        pthread_cleanup_pop(0);
+        if (!rcu_callbacks_end_unbounded()) {
+            return;         /* replaced: shutdown no longer counts on us */
+        }
     }
     __atomic_fetch_sub(&in_python, 1, __ATOMIC_SEQ_CST);
 }

@@ -29,14 +29,15 @@ static struct {
     int count;                  /* queued, not yet run and subtracted */
 } producer CACHE_ALIGNED = { &dummy.next, 0 };
 
-/* Written only by the callback thread. */
+/* Written by the callback thread (and runner, rarely, by a takeover). */
 static struct {
     struct rcu_head *head;      /* consumer's end of the queue */
     int batch_size;             /* callbacks in this batch */
     int batch_taken;            /* taken in this batch, still in count */
     uint64_t taken;
     uint64_t invoked;
-} consumer CACHE_ALIGNED = { &dummy, 0, 0, 0 };
+    unsigned long runner;       /* see rcu_callbacks_take_over */
+} consumer CACHE_ALIGNED = { &dummy, 0, 0, 0, 0, 0 };
 
 static QemuEvent rcu_call_ready_event;
 static QemuEvent rcu_hurry_event;
@@ -162,23 +163,23 @@ static int wait_for_callbacks(void)
 }
 
 /*
- * Which thread runs the queue: its generation times two, plus one while it
- * is inside a callback.  Another thread may take the queue over from one
- * stuck inside a callback (rcu_callbacks_take_over); if the stuck thread
- * ever returns, it finds a newer generation and leaves the queue alone.
+ * Which thread runs the queue: consumer.runner holds its generation times
+ * two, plus one while it is in a part of a callback that may never return
+ * (rcu_callbacks_begin_unbounded).  Only then may another thread take the
+ * queue over (rcu_callbacks_take_over); the old thread, if it ever comes
+ * back, finds a newer generation and leaves the queue alone.
  */
-static unsigned long runner;
 static __thread unsigned long runner_generation;
 
 static void *call_rcu_thread(void *arg);
 
 bool rcu_callbacks_take_over(void)
 {
-    unsigned long now = __atomic_load_n(&runner, __ATOMIC_SEQ_CST);
+    unsigned long now = __atomic_load_n(&consumer.runner, __ATOMIC_ACQUIRE);
 
     if (!(now & 1) ||
-        !__atomic_compare_exchange_n(&runner, &now, ((now >> 1) + 1) << 1, false,
-                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        !__atomic_compare_exchange_n(&consumer.runner, &now, ((now >> 1) + 1) << 1, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         return false;
     }
     if (!rcu_start_helper_thread(call_rcu_thread)) {
@@ -187,25 +188,22 @@ bool rcu_callbacks_take_over(void)
     return true;
 }
 
-/* The thread is being ended inside a callback: the Python interpreter's
- * finalization ends threads that ask for the GIL (pthread_exit). */
-static void ended_inside_callback(void *arg)
+void rcu_callbacks_begin_unbounded(void)
 {
-    (void)arg;
-    rcu_callbacks_take_over();
+    __atomic_store_n(&consumer.runner, (runner_generation << 1) | 1, __ATOMIC_RELEASE);
 }
 
-/* Run one callback; false if another thread took the queue over meanwhile. */
-static bool run_callback(RCUCBFunc *func, struct rcu_head *node)
+bool rcu_callbacks_end_unbounded(void)
 {
     unsigned long inside = (runner_generation << 1) | 1;
 
-    __atomic_store_n(&runner, inside, __ATOMIC_SEQ_CST);
-    pthread_cleanup_push(ended_inside_callback, NULL);
-    func(node);
-    pthread_cleanup_pop(0);
-    return __atomic_compare_exchange_n(&runner, &inside, inside & ~1UL, false,
-                                       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    return __atomic_compare_exchange_n(&consumer.runner, &inside, inside & ~1UL, false,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+static bool still_runner(void)
+{
+    return __atomic_load_n(&consumer.runner, __ATOMIC_ACQUIRE) >> 1 == runner_generation;
 }
 
 /* Run what is left of the current batch: every one of its callbacks was
@@ -219,7 +217,8 @@ static bool finish_batch(void)
 
         __atomic_store_n(&consumer.batch_taken, consumer.batch_taken + 1, __ATOMIC_RELAXED);
         __atomic_store_n(&consumer.taken, consumer.taken + 1, __ATOMIC_RELAXED);
-        if (!run_callback(func, node)) {
+        func(node);
+        if (!still_runner()) {
             return false;
         }
         if (rcu_reader.depth > 0) {
@@ -240,7 +239,7 @@ static bool finish_batch(void)
 static void *call_rcu_thread(void *arg)
 {
     (void)arg;
-    runner_generation = __atomic_load_n(&runner, __ATOMIC_SEQ_CST) >> 1;
+    runner_generation = __atomic_load_n(&consumer.runner, __ATOMIC_ACQUIRE) >> 1;
     on_callback_thread = true;
     rcu_register_thread();
     for (;;) {
@@ -356,6 +355,6 @@ void rcu_callbacks_fork_child(void)
     consumer.batch_size = 0;
     consumer.batch_taken = 0;
     /* The parent's callback thread, in a callback or not, is not here. */
-    runner = ((runner >> 1) + 1) << 1;
+    consumer.runner = ((consumer.runner >> 1) + 1) << 1;
     rcu_callbacks_start();
 }

@@ -84,12 +84,15 @@ HIDDEN bool rcu_on_callback_thread(void);
 /* From a callback: true if the next callback is func, already queued and
  * due in the same batch (its grace period has passed too). */
 HIDDEN bool rcu_next_callback_is(RCUCBFunc *func);
-/* If the callback thread is inside a callback, hand the queue to a new
- * thread, which carries on with the rest of the batch; the old one leaves
- * the queue alone if it ever returns.  False if no callback was running.
- * For a callback that will never return (the Python interpreter's
- * finalization ends or parks threads that ask for the GIL); done
- * automatically if the thread is ended inside a callback. */
+/* Bracket a part of a callback that may never return (a call into Python,
+ * whose finalization ends or parks threads that ask for the GIL).  While
+ * inside, rcu_callbacks_take_over() may hand the queue to a new thread;
+ * end_unbounded then returns false, and the callback must return at once
+ * (its thread then leaves the queue alone). */
+HIDDEN void rcu_callbacks_begin_unbounded(void);
+HIDDEN bool rcu_callbacks_end_unbounded(void);
+/* If the callback thread is inside such a part, start a new callback
+ * thread, which carries on with the rest of the batch.  False if not. */
 HIDDEN bool rcu_callbacks_take_over(void);
 
 #endif
