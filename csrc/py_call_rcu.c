@@ -143,21 +143,22 @@ static int queue_entry(PyObject *fn, PyObject *args, PyObject *kwargs,
                        struct py_marker *m)
 {
     PyObject *entry = PyTuple_New(4);
-    PyObject *number = NULL, *res;
+    PyObject *number, *res;
 
-    if (entry != NULL && !qemu_rcu_py_alive()) {
+    if (entry == NULL) {
+        goto fail;
+    }
+    if (!qemu_rcu_py_alive()) {
         PyErr_SetString(RcuError,
                         "call_rcu() called after the interpreter began exiting; "
                         "queued callbacks no longer run.  Call it before exit, "
                         "or from an atexit handler registered after importing "
                         "qemu_rcu");
-    } else if (entry != NULL) {
-        number = PyLong_FromUnsignedLongLong(last_seq + 1);
+        goto fail;
     }
+    number = PyLong_FromUnsignedLongLong(last_seq + 1);
     if (number == NULL) {
-        Py_XDECREF(entry);
-        free(m);
-        return -1;
+        goto fail;
     }
     Py_INCREF(fn);
     Py_INCREF(args);
@@ -167,14 +168,18 @@ static int queue_entry(PyObject *fn, PyObject *args, PyObject *kwargs,
     PyTuple_SET_ITEM(entry, 2, args);
     PyTuple_SET_ITEM(entry, 3, kwargs);
     res = PyObject_CallOneArg(pending_append, entry);
-    Py_DECREF(entry);
     if (res == NULL) {
-        free(m);
-        return -1;
+        goto fail;
     }
     Py_DECREF(res);
+    Py_DECREF(entry);
     qemu_rcu_py_marker_queue(m, ++last_seq);
     return 0;
+
+fail:
+    Py_XDECREF(entry);
+    free(m);
+    return -1;
 }
 
 static PyObject *py_call_rcu(PyObject *self, PyObject *args, PyObject *kwargs)

@@ -30,20 +30,23 @@ void qemu_rcu_py_after_fork_child(void);
 bool qemu_rcu_py_alive(void);
 
 /* py_types.c: add RcuGuard, RcuRef and RcuCellBase to the module (0, or -1
- * with an exception set); and, in a forked child, note which threads were
- * left behind in the parent. */
+ * with an exception set); qemu_rcu.errors.<name> (a new reference, or NULL
+ * with an exception); in a forked child, note which threads stayed in the
+ * parent. */
 #ifdef Py_PYTHON_H
 int qemu_rcu_py_types_init(PyObject *module);
-/* qemu_rcu.errors.<name> (a new reference), or NULL with an exception. */
 PyObject *qemu_rcu_py_error_class(const char *name);
-/* py_call_rcu.c: add call_rcu and its helpers to the module. */
+#endif
+void qemu_rcu_py_types_fork_child(void);
+
+/* py_call_rcu.c: add call_rcu and _bind_callbacks to the module. */
+#ifdef Py_PYTHON_H
 int qemu_rcu_py_call_rcu_init(PyObject *module);
 #endif
-/* py_call_rcu.c: false if every callback numbered up to seq has been taken
- * already (most markers find their callbacks run by an earlier one). */
+/* False if every callback numbered up to seq has been taken already (most
+ * markers find their callbacks run by an earlier one). */
 bool qemu_rcu_py_callbacks_due(uint64_t seq);
 /* Take the GIL and run the queued callbacks numbered up to seq. */
 void qemu_rcu_py_run_callbacks(uint64_t seq);
-void qemu_rcu_py_types_fork_child(void);
 
 #endif

@@ -154,6 +154,7 @@ def drain_call_rcu(timeout: Optional[float] = None) -> bool:
 _EXIT_PATIENCE_S = 10.0
 _EXIT_LIMIT_S = 60.0
 
+
 def _callbacks_unfinished() -> bool:
     """True if a callback was queued and has not returned (C ones included)."""
     stats = ffi.new("struct rcu_stats *")
