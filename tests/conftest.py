@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import subprocess
 import sys
 import textwrap
 import threading
+import warnings
 from typing import Any, Callable, Iterator, Type
 
 import pytest
@@ -23,6 +25,31 @@ def run_python(code: str, timeout: float = 60, **kwargs: Any) -> subprocess.Comp
         capture_output=True, text=True, timeout=timeout, cwd=os.path.dirname(sys.executable),
         env=env, **kwargs,
     )
+
+
+@contextlib.contextmanager
+def _nothing_reported() -> Iterator[None]:
+    """Fail if the block warns or reports an exception nobody could catch.
+
+    Finalizers cannot raise: a warning turned into an error there goes to
+    ``sys.unraisablehook``, so both channels are watched.
+    """
+    unraisable: list[Any] = []
+    hook = sys.unraisablehook
+    sys.unraisablehook = unraisable.append
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        sys.unraisablehook = hook
+    assert [str(w.message) for w in caught] == []
+    assert [repr(u.exc_value) for u in unraisable] == []
+
+
+@pytest.fixture
+def nothing_reported() -> Any:
+    return _nothing_reported
 
 
 @pytest.fixture

@@ -350,13 +350,29 @@ def test_fork_while_callbacks_run(python: Any) -> None:
 
 
 def test_ctrl_c_interrupts_a_synchronize_waiting_on_a_reader() -> None:
+    # "waiting" is printed only once the main thread is inside the wait loop
+    # of synchronize_rcu (seen in its stack), so SIGINT can land nowhere else.
     code = READER_STUCK_INSIDE + """
-print("waiting", flush=True)
+import sys, time
+main = threading.get_ident()
+def in_wait():
+    frame = sys._current_frames().get(main)
+    while frame is not None:
+        if frame.f_code.co_name == "_wait":
+            return True
+        frame = frame.f_back
+    return False
+def announce():
+    while not in_wait():
+        time.sleep(0.001)
+    print("waiting", flush=True)
+threading.Thread(target=announce, daemon=True).start()
 try:
     qemu_rcu.synchronize_rcu()
     print("returned")
-except KeyboardInterrupt:
-    print("interrupted", flush=True)
+except KeyboardInterrupt as exc:
+    frames = [f.name for f in __import__("traceback").extract_tb(exc.__traceback__)]
+    print("interrupted in", frames[-1], flush=True)
 import os
 os._exit(0)
 """
@@ -370,7 +386,7 @@ os._exit(0)
         out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
-    assert out.strip() == "interrupted", err
+    assert out.strip() == "interrupted in _wait", err
     assert proc.returncode == 0
 
 
