@@ -15,7 +15,9 @@ fork.
 from __future__ import annotations
 
 import atexit
+import decimal
 import math
+import numbers
 import os
 import sys
 import time
@@ -39,12 +41,25 @@ _pending: Deque[_Entry] = deque()
 
 
 def _check_timeout(timeout: Optional[float]) -> Optional[float]:
-    """The timeout to use: None for none (math.inf included)."""
+    """The timeout in seconds as a float, or None to wait as long as it takes.
+
+    Any non-negative real number is accepted (int, float, Decimal, Fraction,
+    ...); one too large for a float, and infinity, mean no timeout.
+    """
     if timeout is None:
         return None
-    if not (timeout >= 0 and not math.isnan(timeout)):
+    if isinstance(timeout, bool) or not isinstance(timeout, (numbers.Real, decimal.Decimal)):
+        raise TypeError(
+            f"timeout must be None or a real number, not {type(timeout).__name__}")
+    try:
+        seconds = float(timeout)
+    except OverflowError:              # e.g. 10**400: larger than any float
+        seconds = math.inf if timeout > 0 else -math.inf
+    except ValueError:                 # Decimal('sNaN')
+        seconds = math.nan
+    if math.isnan(seconds) or seconds < 0:
         raise ValueError(f"timeout must be None or a non-negative number, not {timeout!r}")
-    return None if math.isinf(timeout) else timeout
+    return None if math.isinf(seconds) else seconds
 
 
 def _check_not_in_section(what: str) -> None:
@@ -97,7 +112,8 @@ def _wait(drain: bool, timeout: Optional[float]) -> bool:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return bool(lib.rcu_completion_wait(completion, 0))
-                slice_ns = min(slice_ns, int(left * 1e9))
+                # min() first: a huge timeout times 1e9 may be inf.
+                slice_ns = int(min(slice_ns, left * 1e9))
             # Between slices Python runs signal handlers: Ctrl-C lands here.
             if lib.rcu_completion_wait(completion, slice_ns):
                 if 0 < _number(0) <= last:
