@@ -510,6 +510,7 @@ static PyTypeObject RcuRef_Type = {
 typedef struct {
     PyObject_HEAD
     PyObject *value;          /* NULL when empty; None is stored as NULL */
+    bool initialised;         /* __init__ has run: it may not run again */
 } RcuCellObject;
 
 static int cell_init(PyObject *self, PyObject *args, PyObject *kwds)
@@ -521,11 +522,24 @@ static int cell_init(PyObject *self, PyObject *args, PyObject *kwds)
                                      &value)) {
         return -1;
     }
+    /* A second __init__ would swap the value with no grace period: readers
+     * could still be using the old one. */
+    if (((RcuCellObject *)self)->initialised) {
+        PyObject *error = qemu_rcu_py_error_class("RcuError");
+        if (error != NULL) {
+            PyErr_Format(error, "%.200s.__init__() called on a cell that is already "
+                         "initialised; publish a new value with set() or update()",
+                         short_name(Py_TYPE(self)));
+            Py_DECREF(error);
+        }
+        return -1;
+    }
     if (value == Py_None) {
         value = NULL;
     }
     Py_XINCREF(value);
-    Py_XSETREF(((RcuCellObject *)self)->value, value);
+    ((RcuCellObject *)self)->value = value;
+    ((RcuCellObject *)self)->initialised = true;
     return 0;
 }
 

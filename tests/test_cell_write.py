@@ -9,6 +9,7 @@ from typing import Any, List, Optional
 import pytest
 
 from qemu_rcu import RcuCell, RcuError, RcuGuard, drain_call_rcu
+from qemu_rcu._qemu_rcu_cffi import RcuCellBase
 
 
 class Tracked:
@@ -182,3 +183,23 @@ def test_republishing_the_current_value_does_not_reclaim_it() -> None:
     cell.update(lambda v: v)
     drain_call_rcu()
     assert not value.reclaimed
+
+
+@pytest.mark.parametrize("init", [
+    lambda cell: cell.__init__(Tracked(2)),
+    lambda cell: RcuCellBase.__init__(cell, Tracked(2)),
+    lambda cell: cell.__init__(),
+])
+def test_init_again_on_a_live_cell_raises_and_changes_nothing(init: Any) -> None:
+    old = Tracked(1)
+    cell: RcuCell[Tracked] = RcuCell(old)
+    writer = cell._writer
+    with pytest.raises(RcuError, match=r"RcuCell.__init__\(\) called on a cell that is already"):
+        init(cell)
+    assert cell.raw_get() is old and cell._writer is writer
+    drain_call_rcu()
+    assert not old.reclaimed
+    empty: RcuCell[Tracked] = RcuCell()
+    with pytest.raises(RcuError, match="already initialised"):
+        init(empty)
+    assert empty.raw_get() is None
