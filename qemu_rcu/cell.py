@@ -52,7 +52,7 @@ class RcuCell(RcuCellBase, Generic[T]):
     are safe from any number of threads.
     """
 
-    __slots__ = ("_writer", "_updating")
+    __slots__ = ("_writer",)
 
     if TYPE_CHECKING:
         def get(self, guard: RcuGuard, /) -> Optional[RcuRef[T]]: ...
@@ -61,12 +61,17 @@ class RcuCell(RcuCellBase, Generic[T]):
 
     def __init__(self, value: Optional[T] = None) -> None:
         super().__init__(value)
-        self._writer = threading.Lock()
-        self._updating: Optional[int] = None
+        # Re-entrant only so that a thread can see it already holds the lock
+        # (_lock refuses to take it twice); _thread.RLock records its owner
+        # inside acquire(), so no signal handler can run in between.
+        self._writer = threading.RLock()
 
-    def _lock(self, what: str) -> threading.Lock:
-        if self._updating == threading.get_ident():
-            raise RcuError(f"RcuCell.{what}() called from inside this cell's update()")
+    def _lock(self, what: str) -> threading.RLock:
+        if self._writer._is_owned():  # type: ignore[attr-defined]
+            raise RcuError(
+                f"RcuCell.{what}() called while this thread is already writing this "
+                "cell (from the function given to update(), or from a signal handler "
+                "that interrupted a write); it would deadlock, so nothing was changed")
         return self._writer
 
     def set(self, value: Optional[T]) -> None:
@@ -94,13 +99,9 @@ class RcuCell(RcuCellBase, Generic[T]):
         """
         _check_callbacks_run("RcuCell.update()")
         with self._lock("update"):
-            self._updating = threading.get_ident()
-            try:
-                old = self.raw_get()
-                new = fn(old)
-                self._exchange(new)
-            finally:
-                self._updating = None
+            old = self.raw_get()
+            new = fn(old)
+            self._exchange(new)
         _retire(old, new, "update")
         return new
 

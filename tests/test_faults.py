@@ -462,3 +462,64 @@ def test_fork_from_a_signal_handler_during_synchronize(python: Any) -> None:
     """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["parent", "True", "child", "status", "0"]
+
+
+def test_cell_set_from_a_handler_that_interrupted_a_set_of_that_cell(python: Any) -> None:
+    # The subclass sends the signal from inside set()'s writer lock, so the
+    # handler's set() of the same cell on the same thread always meets it.
+    result = python("""
+        import os, signal, qemu_rcu
+        errors = []
+        class Cell(qemu_rcu.RcuCell):
+            def _exchange(self, value):
+                if value == "outer":
+                    os.kill(os.getpid(), signal.SIGUSR1)
+                return super()._exchange(value)
+        cell = Cell("first")
+        def handler(signum, frame):
+            try:
+                cell.set("from handler")
+            except qemu_rcu.RcuError as exc:
+                errors.append(str(exc))
+        signal.signal(signal.SIGUSR1, handler)
+        cell.set("outer")
+        print(cell.raw_get())
+        for error in errors:
+            print(error)
+    """, timeout=30)
+    assert result.returncode == 0, result.stderr
+    value, *errors = result.stdout.splitlines()
+    assert value == "outer"
+    assert len(errors) == 1
+    assert "RcuCell.set() called while this thread is already writing this cell" in errors[0]
+
+
+def test_cell_writes_from_a_timer_signal_never_hang(python: Any) -> None:
+    # Handlers land at random points of the main thread's writes: each either
+    # publishes or raises RcuError, and every replaced value is reclaimed.
+    result = python("""
+        import signal, qemu_rcu
+        class Value:
+            reclaimed = 0
+            def __rcu_reclaim__(self):
+                Value.reclaimed += 1
+        cell = qemu_rcu.RcuCell(Value())
+        outcome = {"ok": 0, "refused": 0}
+        def handler(signum, frame):
+            try:
+                cell.set(Value())
+                outcome["ok"] += 1
+            except qemu_rcu.RcuError:
+                outcome["refused"] += 1
+        signal.signal(signal.SIGALRM, handler)
+        signal.setitimer(signal.ITIMER_REAL, 0.0001, 0.0001)
+        for _ in range(20_000):
+            cell.set(Value())
+            cell.update(lambda old: Value())
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        qemu_rcu.drain_call_rcu()
+        writes = 40_000 + outcome["ok"]
+        print(outcome["ok"] > 0, Value.reclaimed == writes)
+    """, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]
