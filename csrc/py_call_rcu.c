@@ -37,6 +37,8 @@ static int check_bound(void)
 
 /* Every entry numbered up to this has been taken off the queue. */
 static uint64_t taken_upto;
+/* The callback being run, for exit's report of what stalled.  GIL held. */
+static PyObject *running_fn;
 
 bool qemu_rcu_py_callbacks_due(uint64_t seq)
 {
@@ -64,8 +66,9 @@ static void run_upto(uint64_t seq)
         /* The same entry: nothing ran since it was looked at. */
         Py_XDECREF(PyObject_CallNoArgs(pending_popleft));
         __atomic_store_n(&taken_upto, n, __ATOMIC_RELEASE);
-        fn = PyTuple_GET_ITEM(entry, 1);
+        fn = running_fn = PyTuple_GET_ITEM(entry, 1);
         res = PyObject_Call(fn, PyTuple_GET_ITEM(entry, 2), PyTuple_GET_ITEM(entry, 3));
+        running_fn = NULL;
         if (res == NULL) {
             PyErr_WriteUnraisable(fn);     /* nobody else can catch it */
         }
@@ -202,6 +205,17 @@ static PyObject *py_call_rcu(PyObject *self, PyObject *args, PyObject *kwargs)
     Py_RETURN_NONE;
 }
 
+/* _running_callback(): the Python callback being run, or None. */
+static PyObject *running_callback(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    (void)self;
+    if (running_fn == NULL) {
+        Py_RETURN_NONE;
+    }
+    Py_INCREF(running_fn);
+    return running_fn;
+}
+
 /* _bind_callbacks(pending), once, from callbacks.py. */
 static PyObject *bind_callbacks(PyObject *self, PyObject *deque)
 {
@@ -231,6 +245,8 @@ static PyMethodDef methods[] = {
      "later callbacks still run.  Raises RcuError once the interpreter has\n"
      "begun exiting (after qemu_rcu's atexit handler), when callbacks no\n"
      "longer run."},
+    {"_running_callback", running_callback, METH_NOARGS,
+     "The Python callback the RCU callback thread is running, or None."},
     {"_bind_callbacks", bind_callbacks, METH_O,
      "Hand callbacks.py's queue to call_rcu and the callback thread."},
     {NULL, NULL, 0, NULL},

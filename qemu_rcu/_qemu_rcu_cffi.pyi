@@ -19,6 +19,7 @@ def call_rcu(fn: Callable[_P, object], /, *args: _P.args, **kwargs: _P.kwargs) -
 _Entry = Tuple[int, Callable[..., Any], Tuple[Any, ...], Dict[str, Any]]
 
 def _bind_callbacks(pending: Deque[_Entry], /) -> None: ...
+def _running_callback() -> Optional[Callable[..., Any]]: ...
 
 _T_co = TypeVar("_T_co", covariant=True)
 

@@ -25,7 +25,7 @@ from collections import deque
 from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
 from ._binding import ffi, lib
-from ._qemu_rcu_cffi import _bind_callbacks, call_rcu, read_lock_held
+from ._qemu_rcu_cffi import _bind_callbacks, _running_callback, call_rcu, read_lock_held
 from .errors import RcuDeadlockError, RcuError
 
 __all__ = ["call_rcu", "drain_call_rcu", "synchronize_rcu"]
@@ -165,10 +165,26 @@ def drain_call_rcu(timeout: Optional[float] = None) -> bool:
 
 # ---- Interpreter exit and fork ---------------------------------------------
 
-# At exit, give up on callbacks after this long without one running, or
-# after _EXIT_LIMIT_S in all (callbacks may keep queuing callbacks).
+# At exit, callbacks run for as long as they keep completing; the handler
+# gives up after this many seconds in which none completed.
 _EXIT_PATIENCE_S = 10.0
-_EXIT_LIMIT_S = 60.0
+_EXIT_PATIENCE_ENV = "QEMU_RCU_EXIT_PATIENCE"
+
+
+def _exit_patience() -> float:
+    """Seconds without a completed callback before exit gives up on them."""
+    text = os.environ.get(_EXIT_PATIENCE_ENV)
+    if text is None:
+        return _EXIT_PATIENCE_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds < math.inf:
+        print(f"qemu_rcu: ignoring {_EXIT_PATIENCE_ENV}={text!r}: not a non-negative "
+              f"number of seconds; using {_EXIT_PATIENCE_S:g}", file=sys.stderr)
+        return _EXIT_PATIENCE_S
+    return seconds
 
 
 def _callbacks_unfinished() -> bool:
@@ -178,33 +194,72 @@ def _callbacks_unfinished() -> bool:
     return bool(stats.callbacks_queued != stats.callbacks_invoked)
 
 
+def _what_stalled(patience: float) -> str:
+    """Why no callback completed for ``patience`` seconds, in a phrase."""
+    fn = _running_callback()
+    if fn is not None:
+        return f"the callback {fn!r} did not return for {patience:g} s"
+    if not synchronize_rcu(timeout=min(patience, 1.0)):
+        return ("a read-side section stayed open (a thread inside an RcuGuard or "
+                "rcu_read_lock()), so no grace period could end")
+    return (f"the callback thread ran no Python callback for {patience:g} s: a C "
+            "callback ahead of them did not return")
+
+
+def _drain_at_exit(patience: float) -> Tuple[Optional[str], bool]:
+    """Run queued callbacks (C ones too) while they keep completing.
+
+    Returns (None, False) once all have run, or why the handler gave up and
+    whether it was because nothing completed for ``patience`` seconds (a
+    stall) rather than because callbacks queued after exit began kept coming
+    for that long.
+    """
+    if not _pending and not _callbacks_unfinished():
+        return None, False
+    first_new = _number(-1) + 1             # queued after exit began
+    progress = time.monotonic()
+    new_ones_since: Optional[float] = None
+    while True:
+        oldest = _number(0)
+        if drain_call_rcu(timeout=min(patience, 1.0)) and not _pending:
+            return None, False
+        now = time.monotonic()
+        if _number(0) != oldest:            # the oldest one ran: progress
+            progress = now
+        elif now - progress >= patience:
+            return _what_stalled(patience), True
+        if new_ones_since is None:
+            if not 0 < _number(0) < first_new:
+                new_ones_since = now
+        elif now - new_ones_since >= patience:
+            return (f"callbacks kept queuing callbacks during exit, and those queued "
+                    f"after exit began were cut off after {patience:g} s"), False
+
+
 def _run_pending_at_exit() -> None:
     # atexit runs before finalization: run what is queued while Python can,
     # then keep the callback thread out of the interpreter for good.
+    patience = _exit_patience()
+    why: Optional[str] = None
+    stalled = False
     try:
-        if not read_lock_held():
-            if not _pending and _callbacks_unfinished():
-                # Once, for C callbacks queued or running: some (cffi's)
-                # call into Python, which they can only do until exit.
-                drain_call_rcu(timeout=_EXIT_PATIENCE_S)
-            start = progress = time.monotonic()
-            while _pending and time.monotonic() - start < _EXIT_LIMIT_S:
-                oldest = _number(0)
-                drain_call_rcu(timeout=1.0)
-                if _number(0) != oldest:
-                    progress = time.monotonic()
-                elif time.monotonic() - progress > _EXIT_PATIENCE_S:
-                    break
+        if read_lock_held():
+            why = "the exiting thread is inside a read-side section, so no grace period can end"
+        else:
+            why, stalled = _drain_at_exit(patience)
     finally:
-        # A callback under way finishes, or stops at its next RCU wait.
-        if not lib.qemu_rcu_py_shutdown(int(_EXIT_PATIENCE_S * 1e9)):
-            print("qemu_rcu: a Python RCU callback was still running at exit; it is "
-                  "left to the interpreter's finalization, like a daemon thread, and "
-                  "a new thread runs the C callbacks", file=sys.stderr)
+        # A callback under way finishes, or stops at its next RCU wait (a
+        # few slices); one that just stalled the drain gets only the latter.
+        running = _running_callback()
+        wait_ns = 5 * _SLICE_NS if stalled else int(patience * 1e9)
+        if not lib.qemu_rcu_py_shutdown(wait_ns):
+            print(f"qemu_rcu: the Python RCU callback {running!r} was still running at "
+                  "exit; it is left to the interpreter's finalization, like a daemon "
+                  "thread, and a new thread runs the C callbacks", file=sys.stderr)
     if _pending:
-        print(f"qemu_rcu: {len(_pending)} Python RCU callbacks never ran: a read-side "
-              "section stayed open at exit, a callback was stuck, or callbacks kept "
-              "queuing callbacks", file=sys.stderr)
+        why = why or "they were queued while the exit handler was closing the queue"
+        print(f"qemu_rcu: {len(_pending)} Python RCU callbacks never ran at exit: {why}",
+              file=sys.stderr)
 
 
 def _after_fork_in_child() -> None:

@@ -10,20 +10,21 @@ import sys
 import textwrap
 import threading
 import warnings
-from typing import Any, Callable, Iterator, Type
+from typing import Any, Callable, Dict, Iterator, Optional, Type
 
 import pytest
 
 from qemu_rcu import RcuGuard, read_lock_held
 
 
-def run_python(code: str, timeout: float = 60, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` in a new interpreter outside the source tree."""
-    env = dict(os.environ, PYTHONFAULTHANDLER="1")
+def run_python(code: str, timeout: float = 60, env: Optional[Dict[str, str]] = None,
+               **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a new interpreter outside the source tree, with ``env``
+    added to this process's environment."""
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True, text=True, timeout=timeout, cwd=os.path.dirname(sys.executable),
-        env=env, **kwargs,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1", **(env or {})}, **kwargs,
     )
 
 

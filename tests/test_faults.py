@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Any
+from typing import Any, Dict
 
 import pytest
 
@@ -27,6 +27,11 @@ def test_exit_runs_ten_thousand_pending_callbacks(python: Any, attempt: int) -> 
     assert result.stdout.split() == ["ran", "10000"]
 
 
+def patience(seconds: float) -> Dict[str, str]:
+    """The variable that makes exit give up after ``seconds`` with no callback completed."""
+    return {"QEMU_RCU_EXIT_PATIENCE": str(seconds)}
+
+
 # A daemon thread that enters a read-side section and never leaves it.
 READER_STUCK_INSIDE = """
 import threading, qemu_rcu
@@ -43,11 +48,64 @@ inside.wait()
 def test_exit_with_a_reader_thread_still_inside(python: Any) -> None:
     result = python(READER_STUCK_INSIDE + """
 qemu_rcu.call_rcu(print, "never")
-import qemu_rcu.callbacks as cb
-cb._EXIT_PATIENCE_S = 0.5
-""")
+""", env=patience(0.5))
     assert result.returncode == 0, result.stderr
-    assert "never ran" in result.stderr
+    assert ("1 Python RCU callbacks never ran at exit: a read-side section stayed open"
+            in result.stderr)
+
+
+def test_exit_runs_slow_callbacks_for_as_long_as_they_keep_completing(python: Any) -> None:
+    # 40 callbacks of 0.1 s: eight times the patience in all, but one
+    # completes every 0.1 s, so exit must run every one of them.
+    result = python("""
+        import atexit, time
+        ran = []
+        atexit.register(lambda: print("ran", len(ran)))   # runs after qemu_rcu's handler
+        import qemu_rcu
+        def slow(i):
+            time.sleep(0.1)
+            ran.append(i)
+        for i in range(40):
+            qemu_rcu.call_rcu(slow, i)
+    """, timeout=60, env=patience(0.5))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["ran", "40"]
+    assert "never ran" not in result.stderr
+
+
+def test_exit_cuts_off_callbacks_that_keep_queuing_callbacks(python: Any) -> None:
+    result = python("""
+        import atexit, time
+        ran = []
+        atexit.register(lambda: print("ran", ran.count(-1), len(ran) > 100))
+        import qemu_rcu
+        def again(i):
+            ran.append(i)
+            qemu_rcu.call_rcu(again, i + 1)
+        def before_exit(i):
+            time.sleep(0.05)
+            ran.append(-1)
+        for i in range(20):
+            qemu_rcu.call_rcu(before_exit, i)
+        qemu_rcu.call_rcu(again, 0)
+    """, timeout=60, env=patience(0.5))
+    assert result.returncode == 0, result.stderr
+    # Every callback queued before exit ran; the endless chain was cut off.
+    assert result.stdout.split() == ["ran", "20", "True"]
+    assert ("1 Python RCU callbacks never ran at exit: callbacks kept queuing callbacks "
+            "during exit, and those queued after exit began were cut off after 0.5 s"
+            in result.stderr)
+
+
+def test_exit_patience_that_is_not_a_number_is_reported_and_ignored(python: Any) -> None:
+    result = python("""
+        import qemu_rcu
+        qemu_rcu.call_rcu(print, "ran")
+    """, env={"QEMU_RCU_EXIT_PATIENCE": "soon"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ran"
+    assert ("ignoring QEMU_RCU_EXIT_PATIENCE='soon': not a non-negative number of "
+            "seconds; using 10") in result.stderr
 
 
 def test_after_the_exit_handler_queuing_raises_and_changes_nothing(python: Any) -> None:
@@ -111,8 +169,6 @@ def test_exit_inside_a_guard_while_a_callback_waits_for_it(python: Any) -> None:
 def test_exit_gives_up_on_a_callback_that_never_returns(python: Any) -> None:
     result = python("""
         import threading, qemu_rcu
-        import qemu_rcu.callbacks as cb
-        cb._EXIT_PATIENCE_S = 0.5
         running = threading.Event()
         def stuck():
             running.set()
@@ -120,10 +176,13 @@ def test_exit_gives_up_on_a_callback_that_never_returns(python: Any) -> None:
         qemu_rcu.call_rcu(stuck)
         qemu_rcu.call_rcu(print, "after the stuck one")
         assert running.wait(10)
-    """, timeout=30)
+    """, timeout=30, env=patience(0.5))
     assert result.returncode == 0, result.stderr
-    assert "a Python RCU callback was still running at exit" in result.stderr
-    assert "1 Python RCU callbacks never ran" in result.stderr
+    assert "the Python RCU callback <function stuck at" in result.stderr
+    assert "was still running at exit" in result.stderr
+    assert ("1 Python RCU callbacks never ran at exit: the callback <function stuck at"
+            in result.stderr)
+    assert "did not return for 0.5 s" in result.stderr
     assert "after the stuck one" not in result.stdout
 
 
@@ -150,15 +209,13 @@ def test_c_callbacks_outlive_a_python_callback_stuck_at_exit(python: Any, block:
     # a new thread must run C callbacks for the drain after Py_Finalize.
     result = python(C_DRAIN_AT_EXIT + f"""
 import threading, time, qemu_rcu
-import qemu_rcu.callbacks as cb
-cb._EXIT_PATIENCE_S = 0.3
 started = threading.Event()
 def blocks():
     started.set()
     {block}
 qemu_rcu.call_rcu(blocks)
 assert started.wait(10)
-""", timeout=30)
+""", timeout=30, env=patience(0.3))
     assert result.returncode == 0, result.stderr
     assert "still running at exit" in result.stderr
     assert result.stdout.strip() == "C drain returned"
