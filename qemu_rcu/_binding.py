@@ -6,7 +6,31 @@ and the C types (``RcuGuard``, ``RcuRef``, ``RcuCellBase``) on it.
 
 from __future__ import annotations
 
+import importlib
 import os
+
+
+def _in_subinterpreter() -> bool:
+    """True in any interpreter but the main one (as far as CPython says)."""
+    for name in ("_interpreters", "_xxsubinterpreters"):     # 3.13+, 3.9-3.12
+        try:
+            interpreters = importlib.import_module(name)
+        except ImportError:
+            continue
+        current, main = interpreters.get_current(), interpreters.get_main()
+        if isinstance(current, tuple):                          # 3.13+: (id, whence)
+            current, main = current[0], main[0]
+        return int(current) != int(main)
+    return False
+
+
+# The RCU core is one per process, and its callback thread runs Python
+# callbacks in the main interpreter; a subinterpreter sharing it could only
+# break the main interpreter's callbacks (and its own exit would stop them).
+if _in_subinterpreter():
+    raise ImportError(
+        "qemu_rcu cannot be imported in a subinterpreter: its RCU domain and "
+        "callback thread belong to the main interpreter. Import it there.")
 
 try:
     from . import _qemu_rcu_cffi as _ext

@@ -580,3 +580,53 @@ def test_cell_writes_from_a_timer_signal_never_hang(python: Any) -> None:
     """, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True"]
+
+
+# Runs CODE in a new legacy (shared-GIL) subinterpreter, which can load
+# single-phase extension modules such as cffi's.
+RUN_IN_SUBINTERPRETER = """
+def run_in_subinterpreter(code):
+    try:
+        import _interpreters                        # 3.13+
+    except ImportError:
+        import _testcapi
+        assert _testcapi.run_in_subinterp(code) == 0
+        return
+    interp = _interpreters.create("legacy")
+    try:
+        assert _interpreters.run_string(interp, code) is None
+    finally:
+        _interpreters.destroy(interp)
+"""
+
+IMPORT_IN_SUBINTERPRETER = '''
+import os
+try:
+    import qemu_rcu
+    os.write(1, b"imported\\n")
+except ImportError as exc:
+    os.write(1, ("refused: " + str(exc) + "\\n").encode())
+'''
+
+
+@pytest.mark.parametrize("main_first", [True, False])
+def test_subinterpreters_are_refused_and_leave_the_main_interpreter_alone(
+        python: Any, main_first: bool) -> None:
+    result = python(RUN_IN_SUBINTERPRETER + f"""
+import sys
+if {main_first}:
+    import qemu_rcu
+run_in_subinterpreter({IMPORT_IN_SUBINTERPRETER!r})
+run_in_subinterpreter({IMPORT_IN_SUBINTERPRETER!r})
+import qemu_rcu
+ran = []
+cell = qemu_rcu.RcuCell(1)
+cell.set(2)
+qemu_rcu.call_rcu(ran.append, "callback")
+print(qemu_rcu.drain_call_rcu(timeout=30), ran, cell.raw_get(), flush=True)
+""", timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    message = ("refused: qemu_rcu cannot be imported in a subinterpreter: its RCU domain "
+               "and callback thread belong to the main interpreter. Import it there.")
+    assert lines == [message, message, "True ['callback'] 2"]
