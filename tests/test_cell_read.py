@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qemu_rcu._qemu_rcu_cffi import RcuCellBase, RcuGuard, RcuRef, read_lock_held
-from qemu_rcu.errors import RcuGuardExpired, RcuThreadError
+from qemu_rcu.errors import RcuError, RcuGuardExpired, RcuThreadError
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -77,12 +77,11 @@ def test_init_by_keyword_and_argument_errors() -> None:
         RcuCellBase(other=1)  # type: ignore[call-arg]
 
 
-def test_init_again_replaces_the_value() -> None:
+def test_init_again_is_refused_and_keeps_the_value() -> None:
     c = RcuCellBase(1)
-    c.__init__(2)  # type: ignore[misc]
-    assert c.raw_get() == 2
-    c.__init__()  # type: ignore[misc]
-    assert c.raw_get() is None
+    with pytest.raises(RcuError, match=r"RcuCellBase.__init__\(\) called on a cell that is"):
+        c.__init__(2)  # type: ignore[misc]
+    assert c.raw_get() == 1
 
 
 @pytest.mark.parametrize("bad", [None, 1, "guard", object(), RcuGuard])
