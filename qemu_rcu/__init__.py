@@ -7,12 +7,11 @@ reader that could still see them has left (a grace period).
 
 from ._binding import ffi, get_include, lib
 from ._qemu_rcu_cffi import _C_API  # noqa: F401 - for PyCapsule_Import
+from ._version import __version__ as __version__
 from .callbacks import call_rcu, drain_call_rcu, synchronize_rcu
 from .cell import RcuCell, RcuRef
 from .errors import RcuDeadlockError, RcuError, RcuGuardExpired, RcuThreadError
 from .guard import RcuGuard, read_lock, read_lock_held, register_thread, unregister_thread
-
-__version__ = "0.1.0"
 
 __all__ = [
     "RcuCell", "RcuDeadlockError", "RcuError", "RcuGuard", "RcuGuardExpired",

@@ -7,6 +7,8 @@ import importlib
 import sys
 from typing import List, Optional
 
+from ._version import __version__
+
 # Subcommand -> (module implementing add_arguments/run, one-line help).
 COMMANDS = {
     "demo": ("qemu_rcu.demo", "readers never wait while a writer publishes (default)"),
@@ -18,9 +20,10 @@ COMMANDS = {
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         argv = ["demo", *argv]
     parser = argparse.ArgumentParser(prog="qemu-rcu", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"qemu-rcu {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         cmd = sub.add_parser(name, help=help_text, description=help_text)

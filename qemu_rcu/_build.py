@@ -25,8 +25,8 @@ struct rcu_stats {
     bool membarrier;
 };
 
-unsigned long rcu_gp_ctr;
-bool rcu_membarrier_active;
+extern unsigned long rcu_gp_ctr;
+extern bool rcu_membarrier_active;
 
 struct rcu_reader_data *get_ptr_rcu_reader(void);
 void rcu_register_thread(void);
