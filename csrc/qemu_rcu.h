@@ -306,14 +306,22 @@ static inline void qemu_rcu_reader_barrier(void)
     __asm__ __volatile__("" ::: "memory");
 }
 
-/* Enter a read-side section.  Sections nest; wait-free, no system call. */
+/* Enter a read-side section.  Sections nest; wait-free, no system call.
+ *
+ * The outermost lock and unlock store constants into depth rather than
+ * depth + 1 and depth - 1: the loads then only feed branches, so a
+ * lock/unlock pair is not one long chain of load -> add -> store through the
+ * store buffer.  Only nested sections count. */
 static inline void rcu_read_lock(void)
 {
     struct rcu_reader_data *r = get_ptr_rcu_reader();
+    unsigned depth = r->depth;
 
-    if (r->depth++ > 0) {
+    if (__builtin_expect(depth != 0, 0)) {
+        r->depth = depth + 1;
         return;
     }
+    r->depth = 1;
     if (__builtin_expect(!r->registered, 0)) {
         qemu_rcu_reader_first_lock(r);
     }
@@ -328,13 +336,16 @@ static inline void rcu_read_lock(void)
 static inline void rcu_read_unlock(void)
 {
     struct rcu_reader_data *r = get_ptr_rcu_reader();
+    unsigned depth = r->depth;
 
-    if (__builtin_expect(r->depth == 0, 0)) {
-        qemu_rcu_unbalanced_unlock();
-    }
-    if (--r->depth > 0) {
+    if (__builtin_expect(depth != 1, 0)) {
+        if (depth == 0) {
+            qemu_rcu_unbalanced_unlock();
+        }
+        r->depth = depth - 1;
         return;
     }
+    r->depth = 0;
     /* Everything the section read happens before the "idle" mark... */
     __atomic_store_n(&r->ctr, 0, __ATOMIC_RELEASE);
     /* ...and the mark is visible before we look for a waiting writer. */
