@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The Python read path next to threading.Lock, RLock and readerwriterlock.
 
     python benchmarks/read_path.py [--quick] [--json PATH] [--plot PATH]

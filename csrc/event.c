@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* QemuEvent on a futex word, with a mutex/condvar fallback elsewhere. */
 #include "event.h"
 

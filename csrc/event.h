@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A manual-reset, broadcast event (QEMU's QemuEvent semantics): once set it
  * stays set and releases every waiter until someone resets it.  The intended

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Python callbacks: call_rcu(fn, /, *args, **kwargs), and the loop that
  * runs them on the RCU callback thread.  In C because they are the write

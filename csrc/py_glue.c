@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The binding's C side: the capsule other extensions import, the markers
  * that run Python callbacks on the RCU thread, and the gate that keeps that

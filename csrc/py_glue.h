@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Python binding's own C helpers (compiled into the extension only). */
 #ifndef QEMU_RCU_PY_GLUE_H
 #define QEMU_RCU_PY_GLUE_H

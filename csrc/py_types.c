@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * py_types.c: the Python read path (RcuGuard, RcuRef, RcuCellBase) written
  * directly against the CPython C API.

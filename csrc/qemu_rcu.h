@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * qemu_rcu.h: userspace read-copy-update with QEMU's C API.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The grace-period engine: reader registry, synchronize_rcu and its
  * "poll, then force" wait for readers (QEMU 10.2), fork handling, start-up.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Deferred callbacks: call_rcu1's wait-free queue, the one thread that runs
  * callbacks after a grace period, and drain_call_rcu.

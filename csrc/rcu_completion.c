@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Completions: waits that a binding can take in slices, with a timeout and
  * room for Ctrl-C between slices (the Python layer's synchronize_rcu and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the core's modules share with each other; not installed. */
 #ifndef QEMU_RCU_INTERNAL_H
 #define QEMU_RCU_INTERNAL_H

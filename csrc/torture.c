@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * torture.c: an rcutorture-style stress of the RCU core (see torture.h for
  * the design).  Written for this project; no Python here, so a plain C

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * torture.h: an rcutorture-style stress of the RCU core, run by C threads.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Hot-reloaded configuration: workers never wait, old versions are released.
 
 A server's workers read the configuration on every request; an operator

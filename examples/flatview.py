@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """QEMU's memory map pattern: dispatch through an RCU-published FlatView.
 
 In QEMU, every access a guest makes to an address (a load, a DMA, an MMIO

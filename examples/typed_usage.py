@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The Python API with full type annotations; ``mypy --strict`` accepts this file.
 
     python examples/typed_usage.py --seconds 1

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """qemu_rcu: QEMU's userspace read-copy-update, for Python and C extensions.
 
 Readers hold an ``RcuGuard`` and read ``RcuCell`` values without locks;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The compiled module: cffi's ``ffi``/``lib`` plus the native read path.
 
 Importing this sets the module up once: it publishes the ``_C_API`` capsule

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """cffi generator for qemu_rcu's extension module (API mode).
 
 meson runs this script at build time (``python _build.py OUTPUT.c``); it only

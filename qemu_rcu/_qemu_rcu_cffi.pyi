@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Types of the compiled module qemu_rcu._qemu_rcu_cffi: cffi's ffi and lib, the
 # capsule, and the C read path that qemu_rcu_py_types_init() (py_types.c) adds.
 from types import TracebackType

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The write side: ``call_rcu``, ``drain_call_rcu``, ``synchronize_rcu``.
 
 Python callbacks wait in ``_pending`` as (number, fn, args, kwargs).  Queuing

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """``RcuCell[T]``: a value readers take without locks, writers replace.
 
 Readers call ``cell.get(guard)`` and get an ``RcuRef`` that works only while

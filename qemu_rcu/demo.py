@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """``qemu-rcu demo``: readers never wait while a writer publishes.
 
 Reader threads keep reading a shared configuration while a writer keeps

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Read-side sections: guards and thread registration.
 
 An ``RcuGuard`` holds the calling thread inside a read-side section for as

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """``python -m qemu_rcu torture``: an rcutorture-style stress of the installed package.
 
 Readers check what they read while updaters publish and reclaim; any sign

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared helpers: run a Python snippet in a fresh interpreter."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The public surface promised by design.md section 4."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Smoke tests of ``python -m qemu_rcu bench``: every part runs with tiny
 counts and yields the rows and keys the tables promise.  No timing is
 asserted anywhere: these only show the benchmark works."""

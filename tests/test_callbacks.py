@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """call_rcu and drain_call_rcu: design.md section 4."""
 
 from __future__ import annotations

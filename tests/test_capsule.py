@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A C extension that includes only qemu_rcu.h shares the package's RCU domain."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """RcuCellBase and RcuRef: the C read path of RcuCell (py_types.c)."""
 
 from __future__ import annotations

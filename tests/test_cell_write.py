@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """RcuCell's write side and deferred reclamation: design.md section 4."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The programs in examples/ run, briefly, and say what they should."""
 
 from __future__ import annotations

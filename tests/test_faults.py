@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Fault tests in fresh interpreters: exit, fork, signals, fatal misuse."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """RcuGuard, read_lock and read_lock_held: the C read path (py_types.c)."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """``python -m qemu_rcu info``."""
 
 from __future__ import annotations

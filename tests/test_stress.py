@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A Python-level rcutorture: readers must never see a reclaimed value."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """synchronize_rcu and thread registration: design.md section 4."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """``python -m qemu_rcu torture``: short runs in fresh interpreters."""
 
 from __future__ import annotations

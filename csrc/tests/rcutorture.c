@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rcutorture.c: runs the stress engine of ../torture.c (the one behind
  * `python -m qemu_rcu torture`; torture.h describes its threads) from a

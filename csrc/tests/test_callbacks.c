@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_callbacks.c: call_rcu1 and drain_call_rcu (facts 3.10 to 3.15).
  * call_rcu1 never blocks; a callback never runs before a section that was

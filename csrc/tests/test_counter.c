@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_counter.c: the grace-period counter is snapshotted at full width
  * (design.md 3.4; facts 2.12).  QEMU copies the counter through a 32-bit

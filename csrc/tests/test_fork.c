@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_fork.c: fork at any moment leaves a working RCU in the child
  * (design.md 3.5 and the "fork safety at any moment" trap of section 5).

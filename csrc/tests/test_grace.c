@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_grace.c: grace periods.  synchronize_rcu() waits for every section
  * that was in progress when it began (also a nested one, until its

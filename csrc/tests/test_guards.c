@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_guards.c: rcu_read_lock_held() and the scoped guards (facts 1.2,
  * 3.22).  RCU_READ_LOCK_GUARD() and WITH_RCU_READ_LOCK_GUARD() must unlock

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_misuse.c: mistakes that QEMU turns into hangs or corruption must
  * print a message naming the mistake and abort (design.md 3.3, facts 3.4,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_registration.c: the reader registry (design.md 3.1 and 3.2).
  * A thread's first rcu_read_lock() registers it; a thread that exits is

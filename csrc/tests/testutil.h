@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * testutil.h: the small harness shared by the C tests of the RCU core.
  *

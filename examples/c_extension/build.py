@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Build rcu_routes with the system C compiler: no setuptools, no meson.
 
     python examples/c_extension/build.py [--out DIR] [--werror]

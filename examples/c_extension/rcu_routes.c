@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rcu_routes: a C extension that keeps an IPv4 routing table under RCU.
  *

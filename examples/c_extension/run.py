@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Drive rcu_routes from Python: C readers, Python writer, one RCU domain.
 
     python examples/c_extension/run.py --seconds 3 --readers 2

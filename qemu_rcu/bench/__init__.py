@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """``python -m qemu_rcu bench``: qemu-rcu measured side by side with its peers.
 
 Three parts, each printed as tables of medians and ratios measured in this

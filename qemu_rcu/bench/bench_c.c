@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_c.c: the C side of `python -m qemu_rcu bench`, built at bench time
  * as the extension module _qemu_rcu_bench_c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_harness.c: synchronize() latency with helper threads around it,
  * shared by every RCU flavour the benchmark compares.

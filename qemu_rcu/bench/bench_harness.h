@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_harness.h: what the benchmark's C files share.  Plain C with no RCU
  * header, so it can sit next to qemu_rcu.h in one file and next to liburcu's

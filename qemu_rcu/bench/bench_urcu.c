@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_urcu.c: the benchmark's loops for liburcu, the reference.  Compiled
  * once per flavour, with -DBENCH_URCU_MEMB (urcu-memb: membarrier, readers

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Compile the benchmark's C extension (``_qemu_rcu_bench_c``) at bench time.
 
 It is built the way a user's C extension would be: the system C compiler,

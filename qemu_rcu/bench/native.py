@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Part 1: the C core next to liburcu, loop for loop.
 
 Every round runs each configuration in a fresh process (``native_worker``):

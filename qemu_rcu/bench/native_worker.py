@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """One round of the C benchmark, in a process of its own.
 
 ``python -m qemu_rcu.bench.native_worker MODULE SPEC_JSON`` loads the

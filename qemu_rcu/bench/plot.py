@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """``--plot PATH``: the ratio column of every table as a bar chart (PNG).
 
 matplotlib is optional (the ``bench`` extra); without it the caller prints

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Progress lines on stderr, so a long run shows it is alive and stdout stays
 clean for the tables."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Part 2: the Python read path next to Python's locks, and call_rcu's cost.
 
 Each row is one statement timed with ``timeit`` (prebuilt objects, GC off

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Result tables: printing them, and saving them as JSON.
 
 Every table says what was measured and how (iterations, rounds, medians,

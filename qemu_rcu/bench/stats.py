@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Small statistics for benchmark rounds: medians, percentiles, paired ratios.
 
 Shared machines drift during a run, so every figure is the median of several

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Part 3: readers of a shared configuration while a writer keeps rebuilding it.
 
 The configuration is a dict of 10,000 entries; each read looks up a few

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A C extension written the way QEMU code uses qemu/rcu.h, but including
  * only qemu_rcu.h: it shares the qemu_rcu package's RCU domain through the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Two files sharing one capsule pointer: this one only declares it. */
 #include <Python.h>
 #define QEMU_RCU_API_EXTERN
