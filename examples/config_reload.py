@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import math
 import random
 import sys
 import threading
@@ -148,6 +149,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--interval", type=float, default=0.05,
                         help="seconds between reloads (0.05)")
     args = parser.parse_args(argv)
+    if not 0 < args.seconds < math.inf or not 0 < args.interval < math.inf:
+        parser.error("--seconds and --interval must be finite and greater than 0")
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
 
     server = Server(build_config(1, random.Random(0)))
     stop, reloading = threading.Event(), threading.Event()
@@ -157,12 +162,15 @@ def main(argv: Optional[List[str]] = None) -> int:
                for s in wstats]
     threads.append(threading.Thread(target=reloader,
                                     args=(server, rstats, stop, reloading, args.interval)))
-    for t in threads:
-        t.start()
-    time.sleep(args.seconds)
-    stop.set()
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(args.seconds)
+    finally:                # on Ctrl-C too: the threads must stop
+        stop.set()
+        for t in threads:
+            if t.ident is not None:     # it was started
+                t.join()
     drain_call_rcu()        # every replaced version's release has run now
 
     requests = sum(s.requests for s in wstats)
@@ -187,4 +195,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)       # 128 + SIGINT, as shells report Ctrl-C

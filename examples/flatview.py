@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import math
 import random
 import sys
 import threading
@@ -251,6 +252,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="how long to run (3)")
     parser.add_argument("--dispatchers", type=int, default=4, help="reader threads (4)")
     args = parser.parse_args(argv)
+    if not 0 < args.seconds < math.inf:
+        parser.error("--seconds must be finite and greater than 0")
+    if args.dispatchers < 1:
+        parser.error("--dispatchers must be at least 1")
 
     space = AddressSpace("memory")
     stop = threading.Event()
@@ -260,12 +265,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     threads = [threading.Thread(target=dispatcher, args=(space, s, stop, i))
                for i, s in enumerate(dstats)]
     threads.append(threading.Thread(target=writer, args=(space, wstats, stop, 1000)))
-    for t in threads:
-        t.start()
-    time.sleep(args.seconds)
-    stop.set()
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(args.seconds)
+    finally:               # on Ctrl-C too: the threads must stop
+        stop.set()
+        for t in threads:
+            if t.ident is not None:     # it was started
+                t.join()
     drain_call_rcu()       # let the last views and regions be reclaimed
 
     dispatches = sum(s.dispatches for s in dstats)
@@ -287,4 +295,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)       # 128 + SIGINT, as shells report Ctrl-C

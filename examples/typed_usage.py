@@ -12,6 +12,7 @@ writer to every reader.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import threading
 import time
@@ -70,6 +71,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="how long to run (1)")
     args = parser.parse_args(argv)
+    if not 0 < args.seconds < math.inf:
+        parser.error("--seconds must be finite and greater than 0")
 
     # A reader thread that never waits for the writer below.
     stop = threading.Event()
@@ -80,13 +83,16 @@ def main(argv: Optional[List[str]] = None) -> int:
             seen.append(read_limit("cpus"))
 
     thread = threading.Thread(target=reader)
-    thread.start()
-    deadline = time.monotonic() + args.seconds
-    while time.monotonic() < deadline:
-        raise_limit("cpus", 1)
-        time.sleep(0.01)
-    stop.set()
-    thread.join()
+    try:
+        thread.start()
+        deadline = time.monotonic() + args.seconds
+        while time.monotonic() < deadline:
+            raise_limit("cpus", 1)
+            time.sleep(0.01)
+    finally:                              # on Ctrl-C too: the reader must stop
+        stop.set()
+        if thread.ident is not None:      # it was started
+            thread.join()
     print(f"reader saw cpus from {min(seen)} to {max(seen)} in {len(seen):,} reads; "
           f"now {read_limit('cpus')}")
 
@@ -119,4 +125,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)       # 128 + SIGINT, as shells report Ctrl-C

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""``python -m qemu_rcu``: demo (the default), bench, torture, info."""
+"""qemu-rcu: QEMU's userspace RCU for Python. Commands: demo (the default),
+bench, torture, info. Also runs as python -m qemu_rcu."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ COMMANDS = {
     "info": ("qemu_rcu.info", "version, Python, barriers and RCU counters"),
 }
 
+# The exit status of a program ended by Ctrl-C (128 + SIGINT), as shells use.
+INTERRUPTED = 130
+
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
@@ -27,12 +31,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--version", action="version", version=f"qemu-rcu {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
-        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd = sub.add_parser(name, help=help_text, description=help_text,
+                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         if name == argv[0]:
             # Only the chosen command's module is imported.
             importlib.import_module(module).add_arguments(cmd)
     args = parser.parse_args(argv)
-    result: int = importlib.import_module(COMMANDS[args.command][0]).run(args)
+    try:
+        result: int = importlib.import_module(COMMANDS[args.command][0]).run(args)
+    except KeyboardInterrupt:
+        # Each command stops its own threads on the way out; no traceback.
+        print(f"qemu-rcu {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED
     return result
 
 

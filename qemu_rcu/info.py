@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""``python -m qemu_rcu info``: what this installation is and what RCU has done so far."""
+"""``qemu-rcu info``: what this installation is and what RCU has done so far."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""``python -m qemu_rcu torture``: an rcutorture-style stress of the installed package.
+"""``qemu-rcu torture``: an rcutorture-style stress of the installed package.
 
 Readers check what they read while updaters publish and reclaim; any sign
 that a grace period ended too early is an error:
@@ -28,9 +28,9 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, List, NoReturn, Optional, Protocol, TextIO, Tuple
+from typing import Any, List, Optional, Protocol, TextIO, Tuple
 
-from . import __version__
+from . import __version__, _cli
 from ._binding import ffi, lib
 from .callbacks import drain_call_rcu, synchronize_rcu
 from .cell import RcuCell
@@ -383,29 +383,17 @@ def torture(seconds: float, readers: int, updaters: int, mode: str,
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seconds", type=float, default=10.0, help="how long to run (10)")
-    parser.add_argument("--readers", type=int, default=2, help="reader threads per side (2)")
-    parser.add_argument("--updaters", type=int, default=4,
-                        help="updater threads per side (4): the pipeline, the heap "
-                             "reclaimer, then grace-period loops")
+    parser.add_argument("--seconds", type=_cli.seconds, default=10.0, help="how long to run")
+    parser.add_argument("--readers", type=_cli.count(1, lib.QEMU_RCU_TORTURE_MAX_READERS),
+                        default=2, help="reader threads per side")
+    parser.add_argument("--updaters", type=_cli.count(1, lib.QEMU_RCU_TORTURE_MAX_UPDATERS),
+                        default=4, help="updater threads per side: the pipeline, the heap "
+                                        "reclaimer, then grace-period loops")
     parser.add_argument("--mode", choices=("c", "python", "both"), default="both",
-                        help="C threads in the extension, Python threads, or both at "
-                             "once (both)")
-
-
-def _usage_error(message: str) -> NoReturn:
-    # Status 2, as argparse uses for the options it checks itself.
-    print(f"python -m qemu_rcu torture: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
+                        help="C threads in the extension, Python threads, or both at once")
 
 
 def run(args: argparse.Namespace, stream: Optional[TextIO] = None) -> int:
-    if not args.seconds > 0:
-        _usage_error("--seconds must be positive")
-    if not 1 <= args.readers <= lib.QEMU_RCU_TORTURE_MAX_READERS:
-        _usage_error(f"--readers must be 1..{lib.QEMU_RCU_TORTURE_MAX_READERS}")
-    if not 1 <= args.updaters <= lib.QEMU_RCU_TORTURE_MAX_UPDATERS:
-        _usage_error(f"--updaters must be 1..{lib.QEMU_RCU_TORTURE_MAX_UPDATERS}")
     errors, interrupted = torture(args.seconds, args.readers, args.updaters, args.mode,
                                   Progress(stream or sys.stderr))
     if errors:

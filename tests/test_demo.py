@@ -21,6 +21,7 @@ def test_demo_is_the_default_command(tmp_path: Path) -> None:
         lines: List[str] = result.stdout.splitlines()
         assert "RcuCell:" in lines[1] and "0 reads of a reclaimed version" in lines[1]
         assert "threading.Lock:" in lines[2]
+        assert lines[3].startswith("Conclusion: with RCU the slowest read took")
 
 
 def test_bad_arguments_are_refused(tmp_path: Path) -> None:

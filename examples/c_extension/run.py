@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import ipaddress
+import math
 import random
 import sys
 import time
@@ -70,6 +71,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--build-dir", type=Path, default=HERE,
                         help="where to build the extension (next to this file)")
     args = parser.parse_args(argv)
+    if not 0 < args.seconds < math.inf:
+        parser.error("--seconds must be finite and greater than 0")
+    if args.readers < 1:
+        parser.error("--readers must be at least 1")
 
     routes = load(build(args.build_dir))
     table = [route("192.168.0.0/16", "192.0.2.1"), route("10.0.0.0/8", "192.0.2.10"),
@@ -85,25 +90,27 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     callbacks_before = callbacks_invoked()
     routes.start_readers(args.readers)
-    rng = random.Random(7)
-    python_lookups = 0
-    deadline = time.monotonic() + args.seconds
-    while time.monotonic() < deadline:
-        # Change the table: add a /24 somewhere in 10/8, or drop one.
-        extra = table[4:]
-        if extra and rng.random() < 0.4:
-            extra.remove(rng.choice(extra))
-        else:
-            net = f"10.{rng.randrange(256)}.{rng.randrange(256)}.0/24"
-            extra.append(route(net, f"198.51.100.{rng.randrange(1, 255)}"))
-        table = table[:4] + extra
-        version += 1
-        routes.publish(table, version)      # the old table: free_rcu() in C
-        for _ in range(100):
-            routes.lookup(rng.getrandbits(32))
-            python_lookups += 1
-        time.sleep(0.001)
-    counters = routes.stop_readers()
+    try:
+        rng = random.Random(7)
+        python_lookups = 0
+        deadline = time.monotonic() + args.seconds
+        while time.monotonic() < deadline:
+            # Change the table: add a /24 somewhere in 10/8, or drop one.
+            extra = table[4:]
+            if extra and rng.random() < 0.4:
+                extra.remove(rng.choice(extra))
+            else:
+                net = f"10.{rng.randrange(256)}.{rng.randrange(256)}.0/24"
+                extra.append(route(net, f"198.51.100.{rng.randrange(1, 255)}"))
+            table = table[:4] + extra
+            version += 1
+            routes.publish(table, version)      # the old table: free_rcu() in C
+            for _ in range(100):
+                routes.lookup(rng.getrandbits(32))
+                python_lookups += 1
+            time.sleep(0.001)
+    finally:                                # on Ctrl-C too: the C readers must stop
+        counters = routes.stop_readers()
     # Python's drain also waits for C's free_rcu() callbacks: one queue.
     drain_call_rcu()
 
@@ -118,4 +125,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)       # 128 + SIGINT, as shells report Ctrl-C

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""``python -m qemu_rcu bench``: qemu-rcu measured side by side with its peers.
+"""``qemu-rcu bench``: qemu-rcu measured side by side with its peers.
 
 Three parts, each printed as tables of medians and ratios measured in this
 one run (absolute times from different runs are never comparable on a
@@ -11,8 +11,8 @@ shared machine):
 - ``writer``: readers of a shared configuration while a writer keeps
   rebuilding it (writer.py).
 
-This module only builds the command line: ``python -m qemu_rcu`` imports it
-for every subcommand, so the heavy imports wait until ``run``.
+This module only builds the command line; the heavy imports wait until
+``run``, so ``qemu-rcu bench --help`` answers at once.
 """
 
 from __future__ import annotations
@@ -20,19 +20,22 @@ from __future__ import annotations
 import argparse
 from typing import Any, Dict, List
 
+from .._cli import count, output_file
+
 PARTS = ("c", "python", "writer")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="short run for a CI smoke test (fewer iterations and rounds)")
-    parser.add_argument("--json", metavar="PATH", help="also save the results as JSON")
-    parser.add_argument("--plot", metavar="PATH",
+    parser.add_argument("--json", metavar="PATH", type=output_file,
+                        help="also save the results as JSON")
+    parser.add_argument("--plot", metavar="PATH", type=output_file,
                         help="also draw the ratios as a PNG (needs matplotlib: "
                              "pip install qemu-rcu[bench])")
     parser.add_argument("--part", action="append", choices=PARTS, dest="parts",
                         help="run only this part (repeatable; default: all)")
-    parser.add_argument("--rounds", type=int, metavar="N",
+    parser.add_argument("--rounds", type=count(1), metavar="N",
                         help="interleaved rounds per measurement (default: 5, the "
                              "writer part 3; --quick: 3 and 2)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")

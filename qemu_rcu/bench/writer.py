@@ -211,12 +211,15 @@ def run_variant(variant: Variant, settings: WriterSettings, seed: int) -> RoundR
                for out in latencies]
     threads.append(threading.Thread(target=writer, daemon=True))
     start = time.perf_counter()
-    for t in threads:
-        t.start()
-    time.sleep(settings.duration)
-    stop.set()
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(settings.duration)
+    finally:                                # Ctrl-C too: the threads must stop
+        stop.set()
+        for t in threads:
+            if t.ident is not None:         # it was started
+                t.join()
     elapsed = time.perf_counter() - start
     merged = sorted(x for out in latencies for x in out)
     if not merged:
