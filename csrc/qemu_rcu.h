@@ -14,8 +14,8 @@
  *  - Inside the package, or in a program linked against the core, define
  *    QEMU_RCU_CORE before including it; every function is a direct call.
  *  - In any other C extension, include it as is, call import_qemu_rcu() once
- *    (from the module's init function, holding the GIL) and use the same
- *    names: they reach the one RCU domain of the process through the capsule
+ *    before any other RCU call (from the module's init function, or any
+ *    thread: it takes the GIL itself) and use the same names: they reach the one RCU domain of the process through the capsule
  *    "qemu_rcu._C_API".  Every translation unit that uses RCU calls
  *    import_qemu_rcu() once, or shares one pointer (QEMU_RCU_API_EXTERN).
  *
@@ -224,56 +224,105 @@ static const struct qemu_rcu_api *qemu_rcu_api;
 #endif
 static QEMU_RCU_TLS struct rcu_reader_data *qemu_rcu_reader_cache;
 
-/* Import the RCU domain from the qemu_rcu package.  Call with the GIL held;
- * returns 0, or -1 with a Python exception set. */
+/*
+ * Import the RCU domain from the qemu_rcu package; call it once before any
+ * other RCU call (from the module's init function, for example).  Returns 0,
+ * or -1 on failure.  Safe from any thread of an initialised interpreter,
+ * holding the GIL or not (a cffi or ctypes function, a C thread): it takes
+ * the GIL itself.  On failure, a caller that held the GIL finds the Python
+ * exception set; one that did not finds it printed on stderr instead, since
+ * no Python code could see it.
+ */
 static inline int import_qemu_rcu(void)
 {
-    const struct qemu_rcu_api *api =
-        (const struct qemu_rcu_api *)PyCapsule_Import("qemu_rcu._C_API", 0);
-    if (api == NULL) {
+    const struct qemu_rcu_api *api;
+    PyGILState_STATE gil;
+    int had_gil, rc = -1;
+
+    if (!Py_IsInitialized()) {
+        fputs("qemu-rcu: import_qemu_rcu() called before the Python interpreter "
+              "was initialised\n", stderr);
         return -1;
     }
-    if (api->version != QEMU_RCU_API_VERSION ||
-        api->size < sizeof(struct qemu_rcu_api)) {
-        PyErr_Format(PyExc_ImportError,
-                     "qemu_rcu C API version %u, this module was built "
-                     "for version %u", api->version, QEMU_RCU_API_VERSION);
-        return -1;
+    had_gil = PyGILState_Check();
+    gil = PyGILState_Ensure();
+    api = (const struct qemu_rcu_api *)PyCapsule_Import("qemu_rcu._C_API", 0);
+    if (api != NULL) {
+        if (api->version != QEMU_RCU_API_VERSION ||
+            api->size < sizeof(struct qemu_rcu_api)) {
+            PyErr_Format(PyExc_ImportError,
+                         "qemu_rcu C API version %u, this module was built "
+                         "for version %u", api->version, QEMU_RCU_API_VERSION);
+        } else {
+            qemu_rcu_api = api;
+            rc = 0;
+        }
     }
-    qemu_rcu_api = api;
-    return 0;
+    if (rc < 0 && !had_gil) {
+        PyObject *type, *value, *tb, *text;
+
+        PyErr_Fetch(&type, &value, &tb);
+        text = value ? PyObject_Str(value) : NULL;
+        fprintf(stderr, "qemu-rcu: import_qemu_rcu() failed: %s: %s\n",
+                type ? ((PyTypeObject *)type)->tp_name : "error",
+                text ? PyUnicode_AsUTF8(text) : "(no message)");
+        PyErr_Clear();
+        Py_XDECREF(text);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+    }
+    PyGILState_Release(gil);
+    return rc;
+}
+
+/* The imported table.  Without one, stop with a message that says what to
+ * do, rather than follow a null pointer. */
+static inline const struct qemu_rcu_api *qemu_rcu_imported(void)
+{
+    if (__builtin_expect(qemu_rcu_api == NULL, 0)) {
+        fputs("qemu-rcu: fatal: an RCU function was called before "
+              "import_qemu_rcu() succeeded in this file; call import_qemu_rcu() "
+              "once (e.g. in the module's init function) before any other RCU "
+              "call\n", stderr);
+        abort();
+    }
+    return qemu_rcu_api;
 }
 
 static inline struct rcu_reader_data *get_ptr_rcu_reader(void)
 {
     struct rcu_reader_data *r = qemu_rcu_reader_cache;
     if (__builtin_expect(r == NULL, 0)) {
-        r = qemu_rcu_reader_cache = qemu_rcu_api->get_ptr_rcu_reader();
+        r = qemu_rcu_reader_cache = qemu_rcu_imported()->get_ptr_rcu_reader();
     }
     return r;
 }
 
+/* The read path reaches these two only after get_ptr_rcu_reader() has
+ * checked the import once per thread, so they skip the check. */
 #define rcu_gp_ctr                        (*qemu_rcu_api->gp_ctr)
 #define rcu_membarrier_active             (*qemu_rcu_api->membarrier_active)
-#define rcu_register_thread()             (qemu_rcu_api->rcu_register_thread())
-#define rcu_unregister_thread()           (qemu_rcu_api->rcu_unregister_thread())
-#define synchronize_rcu()                 (qemu_rcu_api->synchronize_rcu())
-#define synchronize_rcu_expedited()       (qemu_rcu_api->synchronize_rcu_expedited())
-#define get_state_synchronize_rcu()       (qemu_rcu_api->get_state_synchronize_rcu())
-#define poll_state_synchronize_rcu(c)     (qemu_rcu_api->poll_state_synchronize_rcu(c))
-#define call_rcu1(head, func)             (qemu_rcu_api->call_rcu1((head), (func)))
-#define drain_call_rcu()                  (qemu_rcu_api->drain_call_rcu())
-#define rcu_add_force_rcu_notifier(n)     (qemu_rcu_api->rcu_add_force_rcu_notifier(n))
-#define rcu_remove_force_rcu_notifier(n)  (qemu_rcu_api->rcu_remove_force_rcu_notifier(n))
-#define rcu_enable_atfork()               (qemu_rcu_api->rcu_enable_atfork())
-#define rcu_disable_atfork()              (qemu_rcu_api->rcu_disable_atfork())
-#define rcu_get_stats(out)                (qemu_rcu_api->rcu_get_stats(out))
-#define qemu_rcu_free_head                (qemu_rcu_api->free_head)
+#define rcu_register_thread()             (qemu_rcu_imported()->rcu_register_thread())
+#define rcu_unregister_thread()           (qemu_rcu_imported()->rcu_unregister_thread())
+#define synchronize_rcu()                 (qemu_rcu_imported()->synchronize_rcu())
+#define synchronize_rcu_expedited()       (qemu_rcu_imported()->synchronize_rcu_expedited())
+#define get_state_synchronize_rcu()       (qemu_rcu_imported()->get_state_synchronize_rcu())
+#define poll_state_synchronize_rcu(c)     (qemu_rcu_imported()->poll_state_synchronize_rcu(c))
+#define call_rcu1(head, func)             (qemu_rcu_imported()->call_rcu1((head), (func)))
+#define drain_call_rcu()                  (qemu_rcu_imported()->drain_call_rcu())
+#define rcu_add_force_rcu_notifier(n)     (qemu_rcu_imported()->rcu_add_force_rcu_notifier(n))
+#define rcu_remove_force_rcu_notifier(n)  \
+    (qemu_rcu_imported()->rcu_remove_force_rcu_notifier(n))
+#define rcu_enable_atfork()               (qemu_rcu_imported()->rcu_enable_atfork())
+#define rcu_disable_atfork()              (qemu_rcu_imported()->rcu_disable_atfork())
+#define rcu_get_stats(out)                (qemu_rcu_imported()->rcu_get_stats(out))
+#define qemu_rcu_free_head                (qemu_rcu_imported()->free_head)
 #define qemu_rcu_reader_first_lock(r)     (qemu_rcu_api->reader_first_lock(r))
 #define qemu_rcu_reader_wake_writer(r)    (qemu_rcu_api->reader_wake_writer(r))
 #define qemu_rcu_unbalanced_unlock()      (qemu_rcu_api->unbalanced_unlock())
-#define qemu_rcu_read_lock()              (qemu_rcu_api->read_lock())
-#define qemu_rcu_read_unlock()            (qemu_rcu_api->read_unlock())
+#define qemu_rcu_read_lock()              (qemu_rcu_imported()->read_lock())
+#define qemu_rcu_read_unlock()            (qemu_rcu_imported()->read_unlock())
 
 static inline bool rcu_read_lock_held(void)
 {
@@ -358,40 +407,50 @@ static inline void rcu_read_unlock(void)
 
 /* ---- Publication --------------------------------------------------------- */
 
-/* Load an RCU-protected pointer (pass the pointer's address, as in QEMU). */
-#define qatomic_rcu_read(ptr)                                   \
-    ({                                                          \
-        __typeof__(*(ptr)) qemu_rcu_val_;                       \
-        __atomic_load((ptr), &qemu_rcu_val_, __ATOMIC_CONSUME); \
-        qemu_rcu_val_;                                          \
-    })
+/* Load an RCU-protected pointer (pass the pointer's address, as in QEMU).
+ * Builtins rather than statement expressions, so that the header compiles
+ * under -Wpedantic and as C++; left alone if QEMU's atomic.h came first. */
+#ifndef qatomic_rcu_read
+#define qatomic_rcu_read(ptr)     __atomic_load_n((ptr), __ATOMIC_CONSUME)
+#endif
 
 /* Publish a fully initialised object to readers. */
-#define qatomic_rcu_set(ptr, val)                               \
-    do {                                                        \
-        __typeof__(*(ptr)) qemu_rcu_val_ = (val);               \
-        __atomic_store((ptr), &qemu_rcu_val_, __ATOMIC_RELEASE);\
-    } while (0)
+#ifndef qatomic_rcu_set
+#define qatomic_rcu_set(ptr, val) __atomic_store_n((ptr), (val), __ATOMIC_RELEASE)
+#endif
 
 /* ---- Typed callbacks ------------------------------------------------------ */
+
+/* Compile-time checks of call_rcu's and free_rcu's arguments, in C or C++. */
+#ifdef __cplusplus
+#define QEMU_RCU_HEAD_FIRST(obj, field, what)                                 \
+    static_assert(offsetof(__typeof__(*(obj)), field) == 0,                   \
+                  what ": the rcu_head must be the first member")
+#define QEMU_RCU_TAKES_OBJ(obj, fn)                                           \
+    ((void)static_cast<void (*)(__typeof__(obj))>(fn))
+#else
+#define QEMU_RCU_HEAD_FIRST(obj, field, what)                                 \
+    _Static_assert(offsetof(__typeof__(*(obj)), field) == 0,                  \
+                   what ": the rcu_head must be the first member")
+#define QEMU_RCU_TAKES_OBJ(obj, fn)                                           \
+    _Static_assert(__builtin_types_compatible_p(__typeof__(&*(fn)),           \
+                                                void (*)(__typeof__(obj))),   \
+                   "call_rcu: fn must take a pointer to the object")
+#endif
 
 /* call_rcu(obj, fn, field): run fn(obj) after a grace period; field is the
  * struct rcu_head in *obj and must be its first member. */
 #define call_rcu(obj, fn, field)                                              \
     do {                                                                      \
-        _Static_assert(offsetof(__typeof__(*(obj)), field) == 0,              \
-                       "call_rcu: the rcu_head must be the first member");    \
-        _Static_assert(__builtin_types_compatible_p(__typeof__(&*(fn)),       \
-                                                    void (*)(__typeof__(obj))),\
-                       "call_rcu: fn must take a pointer to the object");     \
+        QEMU_RCU_HEAD_FIRST(obj, field, "call_rcu");                          \
+        QEMU_RCU_TAKES_OBJ(obj, fn);                                          \
         call_rcu1(&(obj)->field, (RCUCBFunc *)(void (*)(void))(fn));          \
     } while (0)
 
 /* free_rcu(obj, field): free(obj) after a grace period (QEMU: g_free_rcu). */
 #define free_rcu(obj, field)                                                  \
     do {                                                                      \
-        _Static_assert(offsetof(__typeof__(*(obj)), field) == 0,              \
-                       "free_rcu: the rcu_head must be the first member");    \
+        QEMU_RCU_HEAD_FIRST(obj, field, "free_rcu");                          \
         call_rcu1(&(obj)->field, qemu_rcu_free_head);                         \
     } while (0)
 #define g_free_rcu(obj, field) free_rcu(obj, field)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sysconfig
+import textwrap
 from pathlib import Path
 from types import ModuleType
-from typing import List
+from typing import Any, List, Sequence
 
 import pytest
 
@@ -20,18 +22,31 @@ from qemu_rcu import synchronize_rcu
 HERE = Path(__file__).parent
 
 
-def build_extension(name: str, sources: List[str], where: Path) -> ModuleType:
-    """Compile a C extension against the installed header and import it."""
-    cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
-    if cc is None:
-        pytest.skip("no C compiler")
+def compile_extension(name: str, sources: List[str], where: Path,
+                      language: Sequence[str] = ()) -> Path:
+    """Compile a C extension against the installed header; its path.
+
+    ``language`` is a compiler with its language options, e.g.
+    ``["g++", "-x", "c++", "-std=c++17"]``; by default $CC or cc.
+    """
+    language = list(language) or [os.environ.get("CC", "cc")]
+    compiler = shutil.which(language[0])
+    if compiler is None:
+        pytest.skip(f"no {language[0]} compiler")
     out = where / (name + sysconfig.get_config_var("EXT_SUFFIX"))
     subprocess.run(
-        [cc, "-shared", "-fPIC", "-fvisibility=hidden", "-O2", "-Wall", "-Wextra", "-Werror",
-         "-pthread", "-I", qemu_rcu.get_include(), "-I", sysconfig.get_paths()["include"],
+        [compiler, *language[1:], "-shared", "-fPIC", "-fvisibility=hidden", "-O2", "-Wall",
+         "-Wextra", "-Werror", "-pthread", "-I", qemu_rcu.get_include(),
+         "-I", sysconfig.get_paths()["include"],
          *(str(HERE / "c_consumer" / src) for src in sources), "-o", str(out)],
         check=True, timeout=120,
     )
+    return out
+
+
+def build_extension(name: str, sources: List[str], where: Path) -> ModuleType:
+    """Compile a C extension against the installed header and import it."""
+    out = compile_extension(name, sources, where)
     spec = importlib.util.spec_from_file_location(name, out)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -80,3 +95,70 @@ def test_call_rcu_and_free_rcu_from_c(consumer: ModuleType) -> None:
 def test_files_of_one_extension_can_share_the_api_pointer(tmp_path: Path) -> None:
     shared = build_extension("rcu_shared", ["shared_main.c", "shared_other.c"], tmp_path)
     assert shared.f() == 1       # the second file used the pointer the first one imported
+
+
+# ISO C and C++ with every warning: the header must not need GNU C.
+STRICT = {
+    "c11": ["gcc", "-std=c11", "-Wpedantic"],
+    "c++17": ["g++", "-x", "c++", "-std=c++17", "-Wpedantic"],
+}
+
+
+@pytest.fixture(scope="module", params=list(STRICT))
+def strict(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    where = tmp_path_factory.mktemp(f"strict-{request.param}")
+    compile_extension("rcu_strict", ["strict.c"], where, STRICT[request.param])
+    return where
+
+
+def run_strict(python: Any, folder: Path, code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter that can import rcu_strict."""
+    result: subprocess.CompletedProcess[str] = python(
+        f"import sys\nsys.path.insert(0, {str(folder)!r})\n{textwrap.dedent(code)}")
+    return result
+
+
+def test_every_macro_compiles_pedantic_and_as_cxx_and_works(python: Any, strict: Path) -> None:
+    result = run_strict(python, strict, """
+        import qemu_rcu, rcu_strict
+        assert rcu_strict.import_with_gil() is None
+        print(rcu_strict.exercise())
+    """)
+    assert result.returncode == 0, result.stderr
+    # Read under both guards, the last value published, one call_rcu callback run.
+    assert result.stdout.strip() == "(1, 1, 3, 1)"
+
+
+def test_import_without_the_gil_and_from_a_c_thread(python: Any, strict: Path) -> None:
+    result = run_strict(python, strict, """
+        import qemu_rcu, rcu_strict
+        print(rcu_strict.import_without_gil(), rcu_strict.import_from_c_thread())
+        print(rcu_strict.exercise())
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["0 0", "(1, 1, 3, 1)"]
+
+
+def test_a_failed_import_reports_where_it_can(python: Any, strict: Path) -> None:
+    result = run_strict(python, strict, """
+        import rcu_strict
+        sys.modules["qemu_rcu"] = None           # the package cannot be imported
+        print(rcu_strict.import_without_gil())   # nobody to raise to: printed
+        try:
+            rcu_strict.import_with_gil()
+        except ImportError as exc:
+            print("raised", type(exc).__name__)
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["-1", "raised", "ImportError"]
+    assert result.stderr.count("qemu-rcu: import_qemu_rcu() failed: ImportError") == 1
+
+
+def test_an_rcu_call_before_the_import_stops_with_a_message(python: Any, strict: Path) -> None:
+    result = run_strict(python, strict, """
+        import qemu_rcu, rcu_strict
+        rcu_strict.lock_before_import()
+    """)
+    assert result.returncode == -signal.SIGABRT
+    assert ("qemu-rcu: fatal: an RCU function was called before import_qemu_rcu() "
+            "succeeded" in result.stderr)
