@@ -193,16 +193,24 @@ def test_infinite_timeout_means_no_timeout() -> None:
 
 def test_drain_covers_own_callbacks_when_threads_race_to_queue() -> None:
     # Many threads queue at once; each one's drain must find its own
-    # callbacks run, whatever order the queue saw them in.
+    # callbacks run, whatever order the queue saw them in.  An exception in
+    # a thread would only reach threading.excepthook: it is a failure too,
+    # and every thread must get through all its rounds.
     failures: List[str] = []
+    rounds = [0] * 4
 
     def produce(name: int) -> None:
-        for i in range(200):
-            ran: List[int] = []
-            call_rcu(ran.append, i)
-            drain_call_rcu()
-            if ran != [i]:
-                failures.append(f"thread {name}: callback {i} had not run after drain")
+        try:
+            for i in range(200):
+                ran: List[int] = []
+                call_rcu(ran.append, i)
+                if drain_call_rcu(timeout=30) is not True:
+                    failures.append(f"thread {name}: drain {i} timed out")
+                if ran != [i]:
+                    failures.append(f"thread {name}: callback {i} had not run after drain")
+                rounds[name] += 1
+        except Exception as exc:  # noqa: BLE001 - handed to the test
+            failures.append(f"thread {name}: {exc!r}")
 
     threads = [threading.Thread(target=produce, args=(n,)) for n in range(4)]
     for t in threads:
@@ -210,6 +218,7 @@ def test_drain_covers_own_callbacks_when_threads_race_to_queue() -> None:
     for t in threads:
         t.join(60)
     assert failures == []
+    assert rounds == [200] * 4
 
 
 def test_missing_fn_is_a_type_error() -> None:
@@ -274,3 +283,37 @@ def test_keyword_arguments_are_copied_for_callers_from_c() -> None:
     kwargs["x"] = 2
     assert drain_call_rcu(timeout=30) is True
     assert seen == [{"x": 1}]
+
+
+def test_a_marker_runs_only_the_callbacks_queued_before_it(held_reader: Any) -> None:
+    # Each callback's marker covers the callbacks numbered up to its own.
+    # Here one marker runs while a callback queued after it waits for a
+    # reader that the marker's grace period did not wait for: running it
+    # too would run it inside that reader's section.
+    first_started, first_go = threading.Event(), threading.Event()
+    second_started, second_go = threading.Event(), threading.Event()
+    early_ran, late_ran = threading.Event(), threading.Event()
+
+    def block(started: threading.Event, go: threading.Event) -> None:
+        started.set()
+        go.wait(30)
+
+    call_rcu(block, first_started, first_go)        # holds the callback thread
+    try:
+        assert first_started.wait(10)
+        # Queued together, so one grace period covers both, and it ends
+        # before the reader below enters.
+        call_rcu(block, second_started, second_go)
+        call_rcu(early_ran.set)
+        first_go.set()
+        assert second_started.wait(10)
+        with held_reader():
+            call_rcu(late_ran.set)                  # must wait for the reader
+            second_go.set()
+            assert early_ran.wait(10)
+            assert not late_ran.wait(0.2), "a callback ran inside an older section"
+        assert drain_call_rcu(timeout=30) is True
+        assert late_ran.is_set()
+    finally:
+        first_go.set()
+        second_go.set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import List
+from typing import Callable, List
 
 from qemu_rcu import RcuCell, RcuGuard, drain_call_rcu, synchronize_rcu
 
@@ -26,6 +26,19 @@ def test_no_reader_ever_sees_a_reclaimed_value() -> None:
     stop = threading.Event()
     reads: List[int] = [0] * 3
     poisoned: List[int] = [0] * 3
+    updates: List[int] = [0] * 2
+    # An exception in a thread only reaches threading.excepthook, which does
+    # not fail the test: every thread reports here instead.
+    errors: List[BaseException] = []
+
+    def reporting(fn: Callable[[int], None]) -> Callable[[int], None]:
+        def run(i: int) -> None:
+            try:
+                fn(i)
+            except BaseException as exc:  # noqa: BLE001 - handed to the test
+                errors.append(exc)
+                stop.set()
+        return run
 
     def reader(i: int) -> None:
         while not stop.is_set():
@@ -40,10 +53,8 @@ def test_no_reader_ever_sees_a_reclaimed_value() -> None:
                     poisoned[i] += 1
             reads[i] += 1
 
-    def writer(use_update: bool) -> None:
-        n = 0
+    def writer(use_update: int) -> None:
         while not stop.is_set():
-            n += 1
             if use_update:
                 cell.update(lambda old: Poisonable(old.generation + 1) if old else None)
             else:
@@ -51,17 +62,21 @@ def test_no_reader_ever_sees_a_reclaimed_value() -> None:
                 synchronize_rcu()
                 if old is not None:
                     old.__rcu_reclaim__()
+            updates[use_update] += 1
 
-    threads = [threading.Thread(target=reader, args=(i,)) for i in range(3)]
-    threads += [threading.Thread(target=writer, args=(flag,)) for flag in (True, False)]
+    threads = [threading.Thread(target=reporting(reader), args=(i,)) for i in range(3)]
+    threads += [threading.Thread(target=reporting(writer), args=(flag,)) for flag in (1, 0)]
     for t in threads:
         t.start()
     time.sleep(2.0)
     stop.set()
     for t in threads:
         t.join(30)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
     drain_call_rcu()
     print(f"reads={sum(reads)} poisoned={sum(poisoned)} "
           f"generation={cell.raw_get().generation}")  # type: ignore[union-attr]
     assert sum(reads) > 1000
+    assert min(updates) > 0       # both ways of writing ran
     assert sum(poisoned) == 0

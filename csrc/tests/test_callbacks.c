@@ -335,6 +335,52 @@ static void typed_macros(void)
                                                  s0.callbacks_invoked));
 }
 
+/* free_rcu() really frees, also in the plain build where no leak checker
+ * runs: objects above glibc's largest mmap threshold are each mapped on
+ * their own, and glibc counts mapped bytes for the whole process (the
+ * sanitizers bring allocators of their own, and ASan's leak check covers
+ * this there). */
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_THREAD__)
+#include <malloc.h>
+
+#define BIG_N 4
+
+struct big {
+    struct rcu_head rcu;
+    char payload[(32 << 20) + 4096];    /* never touched: costs no memory */
+};
+
+static void free_rcu_frees(void)
+{
+    size_t before, queued, after;
+
+    drain_call_rcu();
+    before = mallinfo2().hblkhd;
+    /* Our section keeps the callbacks from running until we have looked. */
+    rcu_read_lock();
+    for (int i = 0; i < BIG_N; i++) {
+        struct big *b = malloc(sizeof(*b));
+        if (b == NULL) {
+            FATAL("malloc of %zu bytes failed", sizeof(*b));
+        }
+        free_rcu(b, rcu);
+    }
+    queued = mallinfo2().hblkhd;
+    rcu_read_unlock();
+    drain_call_rcu();
+    after = mallinfo2().hblkhd;
+    NOTE("mapped bytes: %zu before, %zu queued, %zu after", before, queued,
+         after);
+    /* The measure works: the objects are counted while they wait. */
+    CHECKF(queued >= before + BIG_N * sizeof(struct big),
+           "mallinfo2() does not count the objects (%zu, then %zu)", before,
+           queued);
+    CHECKF(after < before + sizeof(struct big), "free_rcu() freed nothing: "
+           "%zu bytes still mapped after the drain", after - before);
+}
+#endif
+
 /* Checked last: every callback above ran on one thread, not ours. */
 static void one_callback_thread(void)
 {
@@ -356,6 +402,13 @@ int main(void)
     RUN(drain_waits_for_slow_callbacks);
     RUN(callback_may_read_lock);
     RUN(typed_macros);
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_THREAD__)
+    RUN(free_rcu_frees);
+#else
+    tu_skip("free_rcu_frees", "a sanitizer's allocator (ASan's leak check "
+            "covers it)");
+#endif
     RUN(one_callback_thread);
     return tu_done();
 }

@@ -430,10 +430,74 @@ static void fork_during_grace_periods(void)
 
 /* ---- rcu_disable_atfork: a fork that only execs ----
  * With the handlers off the child must not touch RCU; it execs at once.
- * The parent's RCU keeps working, and fork handling comes back on. */
+ * The parent's RCU keeps working, and fork handling comes back on.
+ *
+ * Whether the handlers ran shows in the child's registry: the child handler
+ * keeps only the forking thread (and the callback thread it starts may add
+ * itself), while a child forked without handlers keeps the parent's copy,
+ * here with two more idle readers in it.  Reading the count is all such a
+ * child does before it exits; safe because no thread is inside the core
+ * at the fork. */
+static unsigned registered_count(void)
+{
+    struct rcu_stats st;
+
+    rcu_get_stats(&st);
+    return st.registered_threads;
+}
+
+static int idle_stop;
+static int idle_ready;
+
+static void *idle_reader(void *arg)
+{
+    (void)arg;
+    rcu_register_thread();
+    tu_inc(&idle_ready);
+    /* Past the watchdog: leaving early would change the count under test. */
+    tu_wait_int(&idle_stop, 1, 2 * TU_WATCHDOG_S * 1000L);
+    return NULL;
+}
+
 static void fork_with_atfork_disabled(void)
 {
+    pthread_t idle[2];
+    unsigned parent_count;
     pid_t pid;
+
+    tu_store(&idle_stop, 0);
+    tu_store(&idle_ready, 0);
+    for (int i = 0; i < 2; i++) {
+        tu_thread_start(&idle[i], idle_reader, NULL);
+    }
+    if (!tu_wait_int(&idle_ready, 2, TU_SOON_MS)) {
+        FATAL("idle readers did not start");
+    }
+    drain_call_rcu();            /* the core's own threads are idle too */
+    parent_count = registered_count();
+    CHECKF(parent_count >= 4, "%u registered threads in the parent",
+           parent_count);
+
+    rcu_disable_atfork();
+    pid = fork_child();
+    if (pid == 0) {
+        _exit(registered_count() == parent_count ? 0 : 1);
+    }
+    rcu_enable_atfork();
+    CHECKF(child_ok(pid, "registry after a fork with atfork disabled"),
+           "the fork handlers ran although rcu_disable_atfork() was called");
+
+    /* Enabled again: the child's registry was rebuilt. */
+    pid = fork_child();
+    if (pid == 0) {
+        _exit(registered_count() <= 2 ? 0 : 1);
+    }
+    CHECKF(child_ok(pid, "registry after a fork with atfork enabled"),
+           "the fork handlers did not rebuild the child's registry");
+    tu_store(&idle_stop, 1);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(idle[i], NULL);
+    }
 
     rcu_disable_atfork();
     pid = fork_child();

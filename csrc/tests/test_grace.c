@@ -210,6 +210,45 @@ static void polled_grace_periods(void)
     CHECK(poll_state_synchronize_rcu(c));
 }
 
+/* Polled grace periods, the other half: a cookie taken while a grace
+ * period is already running is not complete when that one ends.  It may
+ * have looked at a reader before the caller's unpublish, so only the next
+ * grace period proves that reader is gone.  The running one is told apart
+ * by the counter it advances before it looks at any reader. */
+static bool counter_moves_from(unsigned long ctr)
+{
+    int64_t end = tu_now_ns() + (int64_t)TU_SOON_MS * 1000000;
+
+    while (__atomic_load_n(&rcu_gp_ctr, __ATOMIC_ACQUIRE) == ctr) {
+        if (tu_now_ns() > end) {
+            return false;
+        }
+        tu_sleep_us(200);
+    }
+    return true;
+}
+
+static void cookie_taken_during_a_grace_period(void)
+{
+    struct holder h = { 0 };
+    struct tu_async w;
+    unsigned long ctr, c;
+
+    drain_call_rcu();            /* no grace period runs behind our back */
+    holder_start(&h);
+    ctr = __atomic_load_n(&rcu_gp_ctr, __ATOMIC_ACQUIRE);
+    tu_async_start(&w, tu_do_synchronize, NULL);
+    CHECKF(counter_moves_from(ctr), "the writer's grace period did not start");
+    c = get_state_synchronize_rcu();     /* mid-grace-period */
+    CHECK(!tu_async_done(&w));
+    holder_stop(&h);
+    tu_async_join(&w, TU_SOON_MS, "synchronize_rcu");
+    CHECKF(!poll_state_synchronize_rcu(c), "a cookie taken during a grace "
+           "period was complete as soon as that grace period ended");
+    synchronize_rcu();
+    CHECK(poll_state_synchronize_rcu(c));
+}
+
 /* synchronize_rcu_expedited() kicks a reader through its notifier; the
  * reader leaves on the kick, and only then does the writer return. */
 static void expedited_kicks_reader(void)
@@ -357,6 +396,7 @@ int main(void)
     RUN(concurrent_writers);
     RUN(idle_readers_do_not_delay);
     RUN(polled_grace_periods);
+    RUN(cookie_taken_during_a_grace_period);
     RUN(expedited_kicks_reader);
     RUN(notifiers_fire_during_drain);
     RUN(stats_counters);
