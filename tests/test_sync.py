@@ -46,12 +46,26 @@ def test_waits_for_a_reader_that_was_inside(held_reader: Any) -> None:
         writer.join(10)
 
 
+def grace_period_started_since(counter: int) -> bool:
+    """Wait (bounded) until a grace period advances the reader counter."""
+    deadline = time.monotonic() + 30
+    while qemu_rcu.lib.rcu_gp_ctr == counter:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
+
+
 def test_does_not_wait_for_readers_that_start_later(held_reader: Any) -> None:
     finished = threading.Event()
+    drain_call_rcu()            # no callback's grace period can run meanwhile
     with held_reader() as first:
+        counter = qemu_rcu.lib.rcu_gp_ctr
         writer = threading.Thread(target=lambda: (synchronize_rcu(), finished.set()))
         writer.start()
-        assert not finished.wait(0.1)
+        # The second reader must enter after the writer's grace period began.
+        assert grace_period_started_since(counter)
+        assert not finished.is_set()
         with held_reader():
             first.release.set()
             first.thread.join(10)
