@@ -14,20 +14,22 @@
 #include <errno.h>
 #include <linux/membarrier.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Polls of 10 ms before a grace period stops waiting politely; before the
- * first one, a few quick looks, since most sections last microseconds. */
+ * first one, a few quick looks a short spin apart, since most sections last
+ * microseconds. */
 #define RCU_POLL_NS     10000000
 #define RCU_POLLS       5
 #define RCU_QUICK_LOOKS 10
+#define RCU_QUICK_LOOK_NS 2000
 /* This many queued callbacks make a grace period force at once. */
 #define RCU_CALL_MIN_SIZE 30
 
@@ -65,6 +67,17 @@ void qemu_rcu_fatal(const char *fmt, ...)
     fputc('\n', stderr);
     fflush(stderr);
     abort();
+}
+
+/* Let another thread finish a few instructions: a short sleep, because
+ * sched_yield() can keep the caller off the CPU for seconds when threads
+ * outnumber CPUs (see quick_look_pause), while a sleep gives the CPU away
+ * and comes back on time. */
+static void wait_a_moment(void)
+{
+    struct timespec ts = { 0, 50000 };
+
+    nanosleep(&ts, NULL);
 }
 
 bool rcu_start_helper_thread(void *(*fn)(void *))
@@ -178,7 +191,7 @@ void rcu_producer_slow(struct rcu_reader_data *self)
         }
         __atomic_store_n(&self->enqueuing_, false, __ATOMIC_RELEASE);
         while (__atomic_load_n(&rcu_forking, __ATOMIC_ACQUIRE)) {
-            sched_yield();
+            wait_a_moment();
         }
     }
 }
@@ -296,6 +309,28 @@ void qemu_rcu_read_unlock(void)
 
 /* ---- Grace periods ----------------------------------------------------- */
 
+/*
+ * The pause between quick looks: a bounded spin, not sched_yield().  With
+ * more runnable threads than CPUs, the kernel's fair scheduler (EEVDF, Linux
+ * 6.6 and later) may not run a thread that yields again for hundreds of
+ * milliseconds, even seconds, and a grace period would pay that up to
+ * RCU_QUICK_LOOKS times.  A reader that is running ends its section during
+ * the spin; one that is not is left to the 10 ms polls, whose sleep does
+ * give the CPU away.
+ */
+static void quick_look_pause(void)
+{
+    int64_t end = qemu_rcu_clock_ns() + RCU_QUICK_LOOK_NS;
+
+    while (qemu_rcu_clock_ns() < end) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#else
+        __asm__ __volatile__("" ::: "memory");
+#endif
+    }
+}
+
 /* A reader holds up the current grace period only if it entered its
  * section before the counter moved. */
 static bool reader_is_quiescent(struct rcu_reader_data *r)
@@ -353,7 +388,7 @@ static void wait_for_readers(bool expedite)
             qemu_event_reset(&rcu_gp_event);
         } else if (looks < RCU_QUICK_LOOKS) {
             looks++;
-            sched_yield();
+            quick_look_pause();
         } else {
             struct timespec ts = { 0, RCU_POLL_NS };
             nanosleep(&ts, NULL);
@@ -457,7 +492,7 @@ static void fork_prepare(void)
     smp_mb_global();
     for (struct rcu_reader_data *r = producers; r; r = r->producer_next_) {
         while (__atomic_load_n(&r->enqueuing_, __ATOMIC_ACQUIRE)) {
-            sched_yield();
+            wait_a_moment();
         }
     }
 }
