@@ -261,6 +261,11 @@ def _run_pending_at_exit() -> None:
         why = why or "they were queued while the exit handler was closing the queue"
         print(f"qemu_rcu: {len(_pending)} Python RCU callbacks never ran at exit: {why}",
               file=sys.stderr)
+    elif why:
+        # Nothing left in the queue (a callback cut off mid-chain is refused
+        # when it queues the next one), but the handler still gave up.
+        print(f"qemu_rcu: the exit handler stopped running Python RCU callbacks: {why}",
+              file=sys.stderr)
 
 
 def _after_fork_in_child() -> None:
