@@ -62,8 +62,8 @@ struct Notifier {
     Notifier *next_;                       /* private */
 };
 
-/* One per thread.  The first three fields are read by the inline fast path;
- * the rest belongs to the core. */
+/* One per thread.  The first four fields (ctr, waiting, depth, registered)
+ * are read by the inline fast path; the rest belongs to the core. */
 struct rcu_reader_data {
     unsigned long ctr;      /* 0 outside a section, else the counter snapshot */
     bool waiting;           /* a writer wants to hear about the next unlock */
