@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import signal
 import subprocess
 import sys
 import textwrap
@@ -16,6 +17,13 @@ from typing import Any, Callable, Dict, Iterator, Optional, Type
 import pytest
 
 from qemu_rcu import RcuGuard, read_lock_held
+
+# Tests send Ctrl-C (SIGINT) to programs they start.  A run started with
+# SIGINT ignored (a background job of a non-interactive shell) would pass
+# that on, since an ignored signal stays ignored across exec while a handled
+# one does not: handle it here, as Python does by default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def run_python(code: str, timeout: float = 60, env: Optional[Dict[str, str]] = None,
