@@ -222,7 +222,10 @@ def _drain_at_exit(patience: float) -> Tuple[Optional[str], bool]:
     new_ones_since: Optional[float] = None
     while True:
         oldest = _number(0)
-        if drain_call_rcu(timeout=min(patience, 1.0)) and not _pending:
+        # Done only once nothing is queued and nothing runs: a callback may
+        # be between taking its entry and queuing the next one.
+        if (drain_call_rcu(timeout=min(patience, 1.0)) and not _pending
+                and _running_callback() is None):
             return None, False
         now = time.monotonic()
         if _number(0) != oldest:            # the oldest one ran: progress
