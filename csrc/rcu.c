@@ -24,12 +24,14 @@
 #include <unistd.h>
 
 /* Polls of 10 ms before a grace period stops waiting politely; before the
- * first one, a few quick looks a short spin apart, since most sections last
- * microseconds. */
+ * first one, a few quick looks, since most sections last microseconds (see
+ * quick_look_pause). */
 #define RCU_POLL_NS     10000000
 #define RCU_POLLS       5
 #define RCU_QUICK_LOOKS 10
-#define RCU_QUICK_LOOK_NS 2000
+#define RCU_QUICK_SPINS 5           /* of them a spin apart, then a nap */
+#define RCU_QUICK_SPIN_NS 2000
+#define RCU_QUICK_NAP_NS 50000
 /* This many queued callbacks make a grace period force at once. */
 #define RCU_CALL_MIN_SIZE 30
 
@@ -310,18 +312,23 @@ void qemu_rcu_read_unlock(void)
 /* ---- Grace periods ----------------------------------------------------- */
 
 /*
- * The pause between quick looks: a bounded spin, not sched_yield().  With
- * more runnable threads than CPUs, the kernel's fair scheduler (EEVDF, Linux
- * 6.6 and later) may not run a thread that yields again for hundreds of
- * milliseconds, even seconds, and a grace period would pay that up to
- * RCU_QUICK_LOOKS times.  A reader that is running ends its section during
- * the spin; one that is not is left to the 10 ms polls, whose sleep does
- * give the CPU away.
+ * The pause before quick look number "look": first a few short spins, in
+ * which a reader running on another CPU ends its section; then short naps,
+ * which hand the CPU to a reader preempted on this one.  Never
+ * sched_yield(): with more runnable threads than CPUs, the kernel's fair
+ * scheduler (EEVDF, Linux 6.6 and later) may not run a thread that yields
+ * again for hundreds of milliseconds, even seconds, while a nap comes back
+ * on time.
  */
-static void quick_look_pause(void)
+static void quick_look_pause(int look)
 {
-    int64_t end = qemu_rcu_clock_ns() + RCU_QUICK_LOOK_NS;
+    int64_t end = qemu_rcu_clock_ns() + RCU_QUICK_SPIN_NS;
 
+    if (look >= RCU_QUICK_SPINS) {
+        struct timespec nap = { 0, RCU_QUICK_NAP_NS };
+        nanosleep(&nap, NULL);
+        return;
+    }
     while (qemu_rcu_clock_ns() < end) {
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
@@ -387,8 +394,7 @@ static void wait_for_readers(bool expedite)
             qemu_event_wait(&rcu_gp_event);
             qemu_event_reset(&rcu_gp_event);
         } else if (looks < RCU_QUICK_LOOKS) {
-            looks++;
-            quick_look_pause();
+            quick_look_pause(looks++);
         } else {
             struct timespec ts = { 0, RCU_POLL_NS };
             nanosleep(&ts, NULL);

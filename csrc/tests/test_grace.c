@@ -230,18 +230,6 @@ static void polled_grace_periods(void)
  * have looked at a reader before the caller's unpublish, so only the next
  * grace period proves that reader is gone.  The running one is told apart
  * by the counter it advances before it looks at any reader. */
-static bool counter_moves_from(unsigned long ctr)
-{
-    int64_t end = tu_now_ns() + (int64_t)TU_SOON_MS * 1000000;
-
-    while (__atomic_load_n(&rcu_gp_ctr, __ATOMIC_ACQUIRE) == ctr) {
-        if (tu_now_ns() > end) {
-            return false;
-        }
-        tu_sleep_us(200);
-    }
-    return true;
-}
 
 static void cookie_taken_during_a_grace_period(void)
 {
@@ -253,7 +241,7 @@ static void cookie_taken_during_a_grace_period(void)
     holder_start(&h);
     ctr = __atomic_load_n(&rcu_gp_ctr, __ATOMIC_ACQUIRE);
     tu_async_start(&w, tu_do_synchronize, NULL);
-    CHECKF(counter_moves_from(ctr), "the writer's grace period did not start");
+    CHECKF(tu_counter_moves_from(ctr), "the writer's grace period did not start");
     c = get_state_synchronize_rcu();     /* mid-grace-period */
     CHECK(!tu_async_done(&w));
     holder_stop(&h);

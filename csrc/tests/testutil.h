@@ -437,6 +437,21 @@ static inline void tu_check_sync_waits_for(struct holder *h, const char *what)
     CHECK(p.saw_unlocking == 1);
 }
 
+/* Wait (bounded) until a grace period advances the reader counter from
+ * ctr: that writer has begun, and looks at readers from now on. */
+static inline bool tu_counter_moves_from(unsigned long ctr)
+{
+    int64_t end = tu_now_ns() + (int64_t)TU_SOON_MS * 1000000;
+
+    while (__atomic_load_n(&rcu_gp_ctr, __ATOMIC_ACQUIRE) == ctr) {
+        if (tu_now_ns() > end) {
+            return false;
+        }
+        tu_sleep_us(200);
+    }
+    return true;
+}
+
 /*
  * A writer does not wait for sections that began after it: reader B enters
  * while synchronize_rcu() is blocked on reader A, and once A is released
@@ -448,10 +463,15 @@ static inline void tu_check_sync_ignores_new_reader(long timeout_ms,
 {
     struct holder a = { 0 }, b = { 0 };
     struct tu_async w;
+    unsigned long ctr;
 
+    drain_call_rcu();            /* no other grace period runs meanwhile */
     holder_start(&a);
+    ctr = __atomic_load_n(&rcu_gp_ctr, __ATOMIC_ACQUIRE);
     tu_async_start(&w, tu_do_synchronize, NULL);
-    tu_sleep_ms(TU_BLOCKED_MS);
+    /* B must enter after the writer's grace period began, not after a
+     * guess at how long starting it takes. */
+    CHECKF(tu_counter_moves_from(ctr), "the writer's grace period did not start");
     CHECK(!tu_async_done(&w));
     holder_start(&b);
     tu_store(&a.release, 1);
