@@ -69,7 +69,7 @@ static void *busy_reader(void *arg)
         }
         tu_spin_us(300);
         rcu_read_unlock();
-        busy_sections++;
+        __atomic_fetch_add(&busy_sections, 1, __ATOMIC_RELAXED);
     }
     return NULL;
 }
@@ -81,8 +81,10 @@ static void grace_periods_with_busy_reader(void)
     double ms;
 
     tu_thread_start(&t, busy_reader, NULL);
-    /* Let it get going (it registers on its first lock). */
-    tu_sleep_ms(10);
+    /* Wait until it is going (it registers on its first lock). */
+    while (__atomic_load_n(&busy_sections, __ATOMIC_RELAXED) == 0) {
+        tu_sleep_us(100);
+    }
     t0 = tu_now_ns();
     for (int i = 0; i < 20; i++) {
         synchronize_rcu();
