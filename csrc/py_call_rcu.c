@@ -217,6 +217,13 @@ static PyObject *running_callback(PyObject *self, PyObject *Py_UNUSED(ignored))
     return running_fn;
 }
 
+/* _callbacks_taken(): the number of the last Python callback started. */
+static PyObject *callbacks_taken(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    (void)self;
+    return PyLong_FromUnsignedLongLong(__atomic_load_n(&taken_upto, __ATOMIC_ACQUIRE));
+}
+
 /* _bind_callbacks(pending), once, from callbacks.py. */
 static PyObject *bind_callbacks(PyObject *self, PyObject *deque)
 {
@@ -248,6 +255,8 @@ static PyMethodDef methods[] = {
      "longer run."},
     {"_running_callback", running_callback, METH_NOARGS,
      "The Python callback the RCU callback thread is running, or None."},
+    {"_callbacks_taken", callbacks_taken, METH_NOARGS,
+     "The number of the last Python callback the callback thread started."},
     {"_bind_callbacks", bind_callbacks, METH_O,
      "Hand callbacks.py's queue to call_rcu and the callback thread."},
     {NULL, NULL, 0, NULL},

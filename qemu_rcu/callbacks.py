@@ -26,7 +26,13 @@ from collections import deque
 from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
 from ._binding import ffi, lib
-from ._qemu_rcu_cffi import _bind_callbacks, _running_callback, call_rcu, read_lock_held
+from ._qemu_rcu_cffi import (
+    _bind_callbacks,
+    _callbacks_taken,
+    _running_callback,
+    call_rcu,
+    read_lock_held,
+)
 from .errors import RcuDeadlockError, RcuError
 
 __all__ = ["call_rcu", "drain_call_rcu", "synchronize_rcu"]
@@ -219,21 +225,22 @@ def _drain_at_exit(patience: float) -> Tuple[Optional[str], bool]:
         return None, False
     first_new = _number(-1) + 1             # queued after exit began
     progress = time.monotonic()
+    taken = _callbacks_taken()
     new_ones_since: Optional[float] = None
     while True:
-        oldest = _number(0)
         # Done only once nothing is queued and nothing runs: a callback may
         # be between taking its entry and queuing the next one.
         if (drain_call_rcu(timeout=min(patience, 1.0)) and not _pending
                 and _running_callback() is None):
             return None, False
         now = time.monotonic()
-        if _number(0) != oldest:            # the oldest one ran: progress
+        if _callbacks_taken() != taken:     # one started, so the one before it returned
+            taken = _callbacks_taken()
             progress = now
         elif now - progress >= patience:
             return _what_stalled(patience), True
         if new_ones_since is None:
-            if not 0 < _number(0) < first_new:
+            if taken >= first_new - 1:      # every one queued before exit has started
                 new_ones_since = now
         elif now - new_ones_since >= patience:
             return (f"callbacks kept queuing callbacks during exit, and those queued "
