@@ -3,7 +3,8 @@
  * The grace-period engine: reader registry, synchronize_rcu and its
  * "poll, then force" wait for readers (QEMU 10.2), fork handling, start-up.
  *
- * Locking: rcu_sync_lock serialises writers for a whole grace period;
+ * Locking: one grace period runs at a time, and writers that arrive while
+ * it runs share the next one (gp_lock guards who runs it);
  * rcu_registry_lock protects the registry and every record's links and
  * notifiers.  A writer drops the registry lock while it sleeps, so threads
  * register and exit without waiting for a grace period.
@@ -40,7 +41,13 @@ unsigned long rcu_gp_ctr __attribute__((aligned(64))) = RCU_GP_LOCKED;
 struct qemu_rcu_read_mostly qemu_rcu_read_mostly;
 QEMU_RCU_TLS struct rcu_reader_data rcu_reader;
 
-static pthread_mutex_t rcu_sync_lock = PTHREAD_MUTEX_INITIALIZER;
+/* gp_running says a writer is running a grace period; the others sleep on
+ * gp_done until one that covers them has completed.  Waiters asking for an
+ * expedited one are counted so the running grace period hurries too. */
+static pthread_mutex_t gp_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gp_done = PTHREAD_COND_INITIALIZER;
+static bool gp_running;
+static int gp_expedite_waiters;
 static pthread_mutex_t rcu_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct rcu_reader_data *registry;
 static unsigned registered_threads;
@@ -349,6 +356,7 @@ static bool reader_is_quiescent(struct rcu_reader_data *r)
 static bool should_force(bool expedite, int polls)
 {
     return expedite || polls >= RCU_POLLS ||
+           __atomic_load_n(&gp_expedite_waiters, __ATOMIC_RELAXED) > 0 ||
            rcu_callbacks_pending() >= RCU_CALL_MIN_SIZE ||
            __atomic_load_n(&rcu_drains_in_progress, __ATOMIC_RELAXED) > 0;
 }
@@ -408,14 +416,9 @@ static void wait_for_readers(bool expedite)
     }
 }
 
-static void synchronize(const char *caller, bool expedite)
+/* Runs one grace period; the caller owns gp_running. */
+static void run_grace_period(bool expedite)
 {
-    if (rcu_reader.depth > 0) {
-        qemu_rcu_fatal("%s() called inside a read-side critical section of "
-                       "the same thread; it would wait for itself forever",
-                       caller);
-    }
-    pthread_mutex_lock(&rcu_sync_lock);
     __atomic_store_n(&gp_seq, gp_seq + 1, __ATOMIC_RELAXED);
     /* Our updates become visible before we look at any reader. */
     smp_mb_global();
@@ -428,7 +431,45 @@ static void synchronize(const char *caller, bool expedite)
     }
     pthread_mutex_unlock(&rcu_registry_lock);
     __atomic_store_n(&gp_seq, gp_seq + 1, __ATOMIC_RELEASE);
-    pthread_mutex_unlock(&rcu_sync_lock);
+}
+
+/*
+ * Waits until a grace period that began after this call has completed.
+ * Writers that queue up behind a running grace period share the next one,
+ * and each is done at most two grace periods after it arrived: a plain
+ * mutex around the grace period let writers calling in a loop keep every
+ * other writer (the callback thread among them) waiting indefinitely.
+ */
+static void synchronize(const char *caller, bool expedite)
+{
+    unsigned long cookie;
+
+    if (rcu_reader.depth > 0) {
+        qemu_rcu_fatal("%s() called inside a read-side critical section of "
+                       "the same thread; it would wait for itself forever",
+                       caller);
+    }
+    cookie = get_state_synchronize_rcu();
+    pthread_mutex_lock(&gp_lock);
+    if (expedite) {
+        __atomic_fetch_add(&gp_expedite_waiters, 1, __ATOMIC_RELAXED);
+    }
+    while (!poll_state_synchronize_rcu(cookie)) {
+        if (gp_running) {
+            pthread_cond_wait(&gp_done, &gp_lock);
+            continue;
+        }
+        gp_running = true;
+        pthread_mutex_unlock(&gp_lock);
+        run_grace_period(expedite);
+        pthread_mutex_lock(&gp_lock);
+        gp_running = false;
+        pthread_cond_broadcast(&gp_done);
+    }
+    if (expedite) {
+        __atomic_fetch_sub(&gp_expedite_waiters, 1, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&gp_lock);
 }
 
 void synchronize_rcu(void)
@@ -482,7 +523,7 @@ void rcu_disable_atfork(void)
  * Before fork, take the registry lock (held only briefly) and wait until no
  * producer is between taking the queue's tail and linking its node, which
  * takes a few instructions; a fork copying that gap would cut the child's
- * queue short.  The sync lock is not taken: a grace period can wait on a
+ * queue short.  A running grace period is not waited for: it can wait on a
  * reader that needs the forking thread (for example a Python thread waiting
  * for the GIL), so waiting for it could deadlock.  The child rebuilds
  * writer state instead.
@@ -521,7 +562,10 @@ static void fork_child(void)
         return;
     }
     rcu_forking = false;
-    pthread_mutex_init(&rcu_sync_lock, NULL);
+    pthread_mutex_init(&gp_lock, NULL);
+    pthread_cond_init(&gp_done, NULL);
+    gp_running = false;
+    gp_expedite_waiters = 0;
     pthread_mutex_init(&rcu_registry_lock, NULL);
     registry = NULL;
     registered_threads = 0;
