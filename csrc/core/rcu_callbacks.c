@@ -37,7 +37,7 @@ static struct {
     int batch_taken;            /* taken in this batch, still in count */
     uint64_t taken;
     uint64_t invoked;
-    unsigned long runner;       /* see rcu_callbacks_take_over */
+    unsigned long runner;       /* see rcu_callbacks_replace_thread */
 } consumer CACHE_ALIGNED = { &dummy, 0, 0, 0, 0, 0 };
 
 static QemuEvent rcu_call_ready_event;
@@ -166,15 +166,15 @@ static int wait_for_callbacks(void)
 /*
  * Which thread runs the queue: consumer.runner holds its generation times
  * two, plus one while it is in a part of a callback that may never return
- * (rcu_callbacks_begin_unbounded).  Only then may another thread take the
- * queue over (rcu_callbacks_take_over); the old thread, if it ever comes
+ * (rcu_callback_may_hang_begin).  Only then may another thread take the
+ * queue over (rcu_callbacks_replace_thread); the old thread, if it ever comes
  * back, finds a newer generation and leaves the queue alone.
  */
 static __thread unsigned long runner_generation;
 
 static void *call_rcu_thread(void *arg);
 
-bool rcu_callbacks_take_over(void)
+bool rcu_callbacks_replace_thread(void)
 {
     unsigned long now = __atomic_load_n(&consumer.runner, __ATOMIC_ACQUIRE);
 
@@ -189,12 +189,12 @@ bool rcu_callbacks_take_over(void)
     return true;
 }
 
-void rcu_callbacks_begin_unbounded(void)
+void rcu_callback_may_hang_begin(void)
 {
     __atomic_store_n(&consumer.runner, (runner_generation << 1) | 1, __ATOMIC_RELEASE);
 }
 
-bool rcu_callbacks_end_unbounded(void)
+bool rcu_callback_may_hang_end(void)
 {
     unsigned long inside = (runner_generation << 1) | 1;
 

@@ -87,13 +87,13 @@ HIDDEN bool rcu_on_callback_thread(void);
 HIDDEN bool rcu_next_callback_is(RCUCBFunc *func);
 /* Bracket a part of a callback that may never return (a call into Python,
  * whose finalization ends or parks threads that ask for the GIL).  While
- * inside, rcu_callbacks_take_over() may hand the queue to a new thread;
- * end_unbounded then returns false, and the callback must return at once
+ * inside, rcu_callbacks_replace_thread() may hand the queue to a new thread;
+ * rcu_callback_may_hang_end() then returns false, and the callback must return at once
  * (its thread then leaves the queue alone). */
-HIDDEN void rcu_callbacks_begin_unbounded(void);
-HIDDEN bool rcu_callbacks_end_unbounded(void);
+HIDDEN void rcu_callback_may_hang_begin(void);
+HIDDEN bool rcu_callback_may_hang_end(void);
 /* If the callback thread is inside such a part, start a new callback
  * thread, which carries on with the rest of the batch.  False if not. */
-HIDDEN bool rcu_callbacks_take_over(void);
+HIDDEN bool rcu_callbacks_replace_thread(void);
 
 #endif

@@ -16,7 +16,7 @@
  *  - In any other C extension, include it as is, call import_qemu_rcu() once
  *    before any other RCU call (from the module's init function, or any
  *    thread: it takes the GIL itself) and use the same names: they reach the one RCU domain of the process through the capsule
- *    "qemu_rcu._C_API".  Every translation unit that uses RCU calls
+ *    "qemu_rcu._native._C_API".  Every translation unit that uses RCU calls
  *    import_qemu_rcu() once, or shares one pointer (QEMU_RCU_API_EXTERN).
  *
  * Differences from QEMU, all deliberate: a thread is registered on its first
@@ -86,7 +86,7 @@ struct rcu_stats {
     bool membarrier;              /* readers pay only a compiler barrier */
 };
 
-/* What the capsule "qemu_rcu._C_API" points to (see import_qemu_rcu()). */
+/* What the capsule "qemu_rcu._native._C_API" points to (see import_qemu_rcu()). */
 struct qemu_rcu_api {
     unsigned int version;                 /* QEMU_RCU_API_VERSION */
     unsigned int size;                    /* sizeof(struct qemu_rcu_api) */
@@ -246,7 +246,7 @@ static inline int import_qemu_rcu(void)
     }
     had_gil = PyGILState_Check();
     gil = PyGILState_Ensure();
-    api = (const struct qemu_rcu_api *)PyCapsule_Import("qemu_rcu._C_API", 0);
+    api = (const struct qemu_rcu_api *)PyCapsule_Import("qemu_rcu._native._C_API", 0);
     if (api != NULL) {
         if (api->version != QEMU_RCU_API_VERSION ||
             api->size < sizeof(struct qemu_rcu_api)) {
