@@ -7,7 +7,6 @@ reader that could still see them has left (a grace period).
 """
 
 from ._binding import ffi, get_include, lib
-from ._qemu_rcu_cffi import _C_API  # noqa: F401 - for PyCapsule_Import
 from ._version import __version__ as __version__
 from .callbacks import call_rcu, drain_call_rcu, synchronize_rcu
 from .cell import RcuCell, RcuRef

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: MIT
-"""The compiled module: cffi's ``ffi``/``lib`` plus the native read path.
+"""The two compiled modules, imported in order.
 
-Importing this sets the module up once: it publishes the ``_C_API`` capsule
-and the C types (``RcuGuard``, ``RcuRef``, ``RcuCellBase``) on it.
+``_native`` owns the RCU domain: its init function exports the capsule
+``qemu_rcu._native._C_API``.  ``_qemu_rcu_cffi`` (``ffi``, ``lib``) is cffi's
+binding of the public C API, and reaches that domain through the capsule;
+cffi modules have no init hook, so we make its one import call here.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ if _in_subinterpreter():
         "callback thread belong to the main interpreter. Import it there.")
 
 try:
-    from . import _qemu_rcu_cffi as _ext
+    from . import _native  # noqa: F401 - first: it owns the RCU domain and the capsule
 except ImportError as exc:  # pragma: no cover - depends on how it was run
     _root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if os.path.exists(os.path.join(_root, "meson.build")):
@@ -46,14 +48,14 @@ except ImportError as exc:  # pragma: no cover - depends on how it was run
         ) from exc
     raise
 
-ffi = _ext.ffi
-lib = _ext.lib
+from . import _qemu_rcu_cffi as _lib_module  # noqa: E402 - needs _native first
 
-if lib.qemu_rcu_py_setup() != 0:  # pragma: no cover - only on a broken build
-    raise ImportError(
-        "qemu_rcu: cannot set up the extension: "
-        + ffi.string(lib.qemu_rcu_py_setup_error()).decode(errors="replace")
-    )
+ffi = _lib_module.ffi
+lib = _lib_module.lib
+
+if lib.qemu_rcu_lib_import() != 0:  # pragma: no cover - only on a broken build
+    raise ImportError("qemu_rcu: the cffi module cannot import the C API capsule "
+                      "(the reason is printed above)")
 
 
 def get_include() -> str:
@@ -63,4 +65,11 @@ def get_include() -> str:
     if os.path.exists(os.path.join(installed, "qemu_rcu.h")):
         return installed
     # An editable install runs from the source tree.
-    return os.path.join(os.path.dirname(here), "csrc")
+    return os.path.join(os.path.dirname(here), "csrc", "core")
+
+
+def membarrier_in_use() -> bool:
+    """True if readers skip their fence because writers use membarrier."""
+    stats = ffi.new("struct rcu_stats *")
+    lib.rcu_get_stats(stats)
+    return bool(stats.membarrier)

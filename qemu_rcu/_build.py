@@ -1,9 +1,14 @@
 # SPDX-License-Identifier: MIT
-"""cffi generator for qemu_rcu's extension module (API mode).
+"""cffi generator for ``qemu_rcu.lib`` (API mode).
 
 meson runs this script at build time (``python _build.py OUTPUT.c``); it only
-emits C, which meson compiles together with the RCU core.  It is not part of
-the installed package.
+emits C, which meson compiles together with the torture engine.  It is not
+part of the installed package.
+
+The module links no RCU core: it includes ``qemu_rcu.h`` in capsule mode, so
+each function below reaches the one core in ``qemu_rcu._native``, as any C
+extension would.  ``tests/test_cdef.py`` checks that these declarations
+agree with the header.
 """
 
 import sys
@@ -27,7 +32,6 @@ struct rcu_stats {
 };
 
 extern unsigned long rcu_gp_ctr;
-extern bool rcu_membarrier_active;
 
 struct rcu_reader_data *get_ptr_rcu_reader(void);
 void rcu_register_thread(void);
@@ -47,18 +51,7 @@ void rcu_enable_atfork(void);
 void rcu_disable_atfork(void);
 void rcu_get_stats(struct rcu_stats *out);
 
-struct rcu_completion;
-struct rcu_completion *rcu_completion_new(bool drain);
-bool rcu_completion_wait(struct rcu_completion *c, int64_t timeout_ns);
-void rcu_completion_free(struct rcu_completion *c);
-bool rcu_on_callback_thread(void);
-
-int qemu_rcu_py_setup(void);
-const char *qemu_rcu_py_setup_error(void);
-int qemu_rcu_py_enqueue(uint64_t seq);
-bool qemu_rcu_py_shutdown(int64_t timeout_ns);
-bool qemu_rcu_py_alive(void);
-void qemu_rcu_py_after_fork_child(void);
+int qemu_rcu_lib_import(void);
 
 #define QEMU_RCU_TORTURE_AGES ...
 #define QEMU_RCU_TORTURE_MAX_READERS ...
@@ -84,11 +77,23 @@ void qemu_rcu_torture_stop(struct qemu_rcu_torture *t,
 uint64_t qemu_rcu_torture_errors(const struct qemu_rcu_torture_counts *c);
 """
 
+PREAMBLE = """
+#define QEMU_RCU_API_DEFINE
+#include "qemu_rcu.h"
+#include "torture.h"
+
+/* Called once by qemu_rcu._binding, after qemu_rcu._native is imported. */
+static int qemu_rcu_lib_import(void)
+{
+    return import_qemu_rcu();
+}
+"""
+
 ffibuilder = cffi.FFI()
 ffibuilder.cdef(CDEF)
 ffibuilder.set_source(
     "qemu_rcu._qemu_rcu_cffi",
-    '#include "rcu_internal.h"\n#include "py_glue.h"\n#include "torture.h"\n',
+    PREAMBLE,
 )
 
 if __name__ == "__main__":

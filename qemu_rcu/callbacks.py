@@ -1,16 +1,16 @@
 # SPDX-License-Identifier: MIT
 """The write side: ``call_rcu``, ``drain_call_rcu``, ``synchronize_rcu``.
 
-Python callbacks wait in ``_pending`` as (number, fn, args, kwargs).  Queuing
-and running them is C (``py_call_rcu.c``): for each callback a small marker
-goes through the core's ``call_rcu1``, and when its grace period has passed
-the RCU callback thread takes the GIL and runs every callback numbered up to
-the marker's, in order.  A wait is a C completion: for a drain, a callback
-queued behind everything this thread queued before; for a grace period, a
-request served by a helper thread that runs synchronize_rcu, so it never
-waits for queued callbacks.  We wait for it in short slices with the GIL
-released, so Ctrl-C and timeouts work.  This module also handles exit and
-fork.
+Python callbacks are numbered and queued in C (``csrc/python/callbacks.c``,
+which owns the queue); the RCU callback thread runs them, in order, once
+their grace period has passed.  This module reads the queue only through
+that file's accessors (``_native._queued_count`` and the like), and decides
+what happens at exit and after fork.  A wait is a ``_native._Wait``: for a
+drain, a callback queued behind everything this thread queued before; for a
+grace period, a request served by a helper thread that runs synchronize_rcu,
+so it never waits for queued callbacks.  We wait for it in short slices with
+the GIL released, so Ctrl-C and timeouts work.  docs/design.md, "A
+callback's life" and "Fork and exit", tells the whole story.
 """
 
 from __future__ import annotations
@@ -22,14 +22,20 @@ import numbers
 import os
 import sys
 import time
-from collections import deque
-from typing import Any, Callable, Deque, Dict, Optional, Tuple
+from typing import Optional, Tuple
 
 from ._binding import ffi, lib
-from ._qemu_rcu_cffi import (
-    _bind_callbacks,
-    _callbacks_taken,
+from ._native import (
+    _accepting_callbacks,
+    _after_fork_in_child,
+    _close_python,
+    _first_queued,
+    _last_queued,
+    _last_started,
+    _on_callback_thread,
+    _queued_count,
     _running_callback,
+    _Wait,
     call_rcu,
     read_lock_held,
 )
@@ -39,12 +45,6 @@ __all__ = ["call_rcu", "drain_call_rcu", "synchronize_rcu"]
 
 # The longest a wait runs in C before Python looks at signals again.
 _SLICE_NS = 20_000_000
-
-_Entry = Tuple[int, Callable[..., Any], Tuple[Any, ...], Dict[str, Any]]
-# Sorted by number: a marker runs every callback numbered up to its own, and
-# a drain relies on that prefix including all of its thread's callbacks.
-# call_rcu (py_call_rcu.c) numbers and appends entries with the GIL held.
-_pending: Deque[_Entry] = deque()
 
 
 def _check_timeout(timeout: Optional[float]) -> Optional[float]:
@@ -78,27 +78,8 @@ def _check_not_in_section(what: str) -> None:
         )
 
 
-def _new_completion(drain: bool) -> Any:
-    completion = lib.rcu_completion_new(drain)
-    if completion == ffi.NULL:
-        raise MemoryError("out of memory")
-    return completion
-
-
-def _number(index: int) -> int:
-    """The number of ``_pending[index]``, or 0 if the queue is empty.
-
-    One step: before 3.11 the interpreter may switch to the callback thread,
-    which empties the queue, between a test and an index.
-    """
-    try:
-        return _pending[index][0]
-    except IndexError:
-        return 0
-
-
 def _check_callbacks_run(what: str) -> None:
-    if not lib.qemu_rcu_py_alive():
+    if not _accepting_callbacks():
         raise RcuError(
             f"{what}: the interpreter is exiting and qemu_rcu's exit handler has "
             "run, so Python callbacks no longer run")
@@ -108,8 +89,8 @@ def _wait(drain: bool, timeout: Optional[float]) -> bool:
     if drain:
         _check_callbacks_run("drain_call_rcu()")
     # Callbacks numbered up to this were queued before the call.
-    last = _number(-1) if drain else 0
-    completion = _new_completion(drain)
+    last = _last_queued() if drain else 0
+    waiting = _Wait(drain)
     pid = os.getpid()
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
@@ -118,26 +99,26 @@ def _wait(drain: bool, timeout: Optional[float]) -> bool:
             if deadline is not None:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    return bool(lib.rcu_completion_wait(completion, 0))
+                    return waiting.wait(0)
                 # min() first: a huge timeout times 1e9 may be inf.
                 slice_ns = int(min(slice_ns, left * 1e9))
             # Between slices Python runs signal handlers: Ctrl-C lands here.
-            if lib.rcu_completion_wait(completion, slice_ns):
-                if 0 < _number(0) <= last:
+            if waiting.wait(slice_ns):
+                if 0 < _first_queued() <= last:
                     # Exit closed the way into Python while we waited.
                     _check_callbacks_run("drain_call_rcu()")
                 return True
-            if (drain or lib.rcu_on_callback_thread()) and not lib.qemu_rcu_py_alive():
+            if (drain or _on_callback_thread()) and not _accepting_callbacks():
                 # A callback waiting here would hold the exit handler up.
                 _check_callbacks_run("drain_call_rcu()" if drain else "synchronize_rcu()")
             if not drain and os.getpid() != pid:
                 # A handler forked us mid-wait: the helper thread that held
                 # our request stayed in the parent.  Ask again here.
-                stale, completion = completion, _new_completion(drain)
-                lib.rcu_completion_free(stale)
+                stale, waiting = waiting, _Wait(drain)
+                stale.close()
                 pid = os.getpid()
     finally:
-        lib.rcu_completion_free(completion)
+        waiting.close()
 
 
 def synchronize_rcu(timeout: Optional[float] = None) -> bool:
@@ -162,7 +143,7 @@ def drain_call_rcu(timeout: Optional[float] = None) -> bool:
     """
     timeout = _check_timeout(timeout)
     _check_not_in_section("drain_call_rcu")
-    if lib.rcu_on_callback_thread():
+    if _on_callback_thread():
         raise RcuDeadlockError(
             "drain_call_rcu() called from inside an RCU callback; the "
             "callback thread would wait for itself"
@@ -221,21 +202,21 @@ def _drain_at_exit(patience: float) -> Tuple[Optional[str], bool]:
     stall) rather than because callbacks queued after exit began kept coming
     for that long.
     """
-    if not _pending and not _callbacks_unfinished():
+    if not _queued_count() and not _callbacks_unfinished():
         return None, False
-    first_new = _number(-1) + 1             # queued after exit began
+    first_new = _last_queued() + 1          # queued after exit began
     progress = time.monotonic()
-    taken = _callbacks_taken()
+    taken = _last_started()
     new_ones_since: Optional[float] = None
     while True:
         # Done only once nothing is queued and nothing runs: a callback may
         # be between taking its entry and queuing the next one.
-        if (drain_call_rcu(timeout=min(patience, 1.0)) and not _pending
+        if (drain_call_rcu(timeout=min(patience, 1.0)) and not _queued_count()
                 and _running_callback() is None):
             return None, False
         now = time.monotonic()
-        if _callbacks_taken() != taken:     # one started, so the one before it returned
-            taken = _callbacks_taken()
+        if _last_started() != taken:        # one started, so the one before it returned
+            taken = _last_started()
             progress = now
         elif now - progress >= patience:
             return _what_stalled(patience), True
@@ -263,13 +244,14 @@ def _run_pending_at_exit() -> None:
         # few slices); one that just stalled the drain gets only the latter.
         running = _running_callback()
         wait_ns = 5 * _SLICE_NS if stalled else int(patience * 1e9)
-        if not lib.qemu_rcu_py_shutdown(wait_ns):
+        if not _close_python(wait_ns):
             print(f"qemu_rcu: the Python RCU callback {running!r} was still running at "
                   "exit; it is left to the interpreter's finalization, like a daemon "
                   "thread, and a new thread runs the C callbacks", file=sys.stderr)
-    if _pending:
+    left = _queued_count()
+    if left:
         why = why or "they were queued while the exit handler was closing the queue"
-        print(f"qemu_rcu: {len(_pending)} Python RCU callbacks never ran at exit: {why}",
+        print(f"qemu_rcu: {left} Python RCU callbacks never ran at exit: {why}",
               file=sys.stderr)
     elif why:
         # Nothing left in the queue (a callback cut off mid-chain is refused
@@ -278,15 +260,5 @@ def _run_pending_at_exit() -> None:
               file=sys.stderr)
 
 
-def _after_fork_in_child() -> None:
-    # Markers that came up before Python was ready were dropped, and the one
-    # the parent's callback thread was running is gone: cover whatever is
-    # still queued with a fresh one.
-    lib.qemu_rcu_py_after_fork_child()
-    if _pending:
-        lib.qemu_rcu_py_enqueue(_pending[-1][0])
-
-
-_bind_callbacks(_pending)
 atexit.register(_run_pending_at_exit)
 os.register_at_fork(after_in_child=_after_fork_in_child)

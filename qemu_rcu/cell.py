@@ -6,7 +6,7 @@ that guard is active.  Writers publish with ``set``/``update``; the value a
 cell stops referencing stays alive until a grace period has passed, then is
 released (running its ``__rcu_reclaim__`` first, if it has one).
 
-The read path (``get``, ``raw_get``, ``RcuRef``) is C, in ``py_types.c``;
+The read path (``get``, ``raw_get``, ``RcuRef``) is C, in ``csrc/python/types.c``;
 this module adds the write side.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Callable, Generic, Optional, TypeVar
 
-from ._qemu_rcu_cffi import RcuCellBase, RcuGuard, RcuRef, _write_unraisable
+from ._native import RcuCellBase, RcuGuard, RcuRef, _write_unraisable
 from .callbacks import _check_callbacks_run, call_rcu
 from .errors import RcuError
 

@@ -3,13 +3,13 @@
 
 An ``RcuGuard`` holds the calling thread inside a read-side section for as
 long as it is active; it belongs to that thread and ends exactly once.  The
-type itself is written in C (``py_types.c``) because it sits on every read.
+type itself is written in C (``csrc/python/types.c``) because it sits on every read.
 """
 
 from __future__ import annotations
 
 from ._binding import lib
-from ._qemu_rcu_cffi import RcuGuard, read_lock, read_lock_held
+from ._native import RcuGuard, read_lock, read_lock_held
 from .errors import RcuError
 
 __all__ = ["RcuGuard", "read_lock", "read_lock_held", "register_thread",

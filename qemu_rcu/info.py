@@ -10,6 +10,7 @@ import sys
 
 import qemu_rcu
 from qemu_rcu import ffi, lib
+from qemu_rcu._binding import membarrier_in_use
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,8 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     # The barrier choice is made when the extension loads; the environment
     # variable explains a "no" that the kernel did not cause.
-    membarrier = "yes" if lib.rcu_membarrier_active else "no"
-    if not lib.rcu_membarrier_active and os.environ.get("QEMU_RCU_MEMBARRIER") == "0":
+    membarrier = "yes" if membarrier_in_use() else "no"
+    if membarrier == "no" and os.environ.get("QEMU_RCU_MEMBARRIER") == "0":
         membarrier += " (disabled by QEMU_RCU_MEMBARRIER=0)"
     stats = ffi.new("struct rcu_stats *")
     lib.rcu_get_stats(stats)

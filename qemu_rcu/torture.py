@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, List, Optional, Protocol, TextIO, Tuple
 
 from . import __version__, _cli
-from ._binding import ffi, lib
+from ._binding import ffi, lib, membarrier_in_use
 from .callbacks import drain_call_rcu, synchronize_rcu
 from .cell import RcuCell
 from .guard import RcuGuard
@@ -367,7 +367,7 @@ def torture(seconds: float, readers: int, updaters: int, mode: str,
 
     print(f"qemu_rcu {__version__} torture: {elapsed:.1f} s, mode {mode}, {readers} readers "
           f"and {updaters} updaters per side, membarrier "
-          f"{'yes' if lib.rcu_membarrier_active else 'no'}"
+          f"{'yes' if membarrier_in_use() else 'no'}"
           + (" (interrupted)" if interrupted else ""))
     errors = 0
     for label, c in final:

@@ -54,5 +54,5 @@ def test_polled_grace_periods() -> None:
     assert lib.poll_state_synchronize_rcu(cookie)
 
 
-def test_capsule_is_published_on_the_package() -> None:
-    assert type(qemu_rcu._C_API).__name__ == "PyCapsule"
+def test_capsule_is_published_by_the_module_that_owns_the_core() -> None:
+    assert type(qemu_rcu._native._C_API).__name__ == "PyCapsule"

@@ -151,7 +151,7 @@ def test_a_failed_import_reports_where_it_can(python: Any, strict: Path) -> None
     """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["-1", "raised", "ImportError"]
-    assert result.stderr.count("qemu-rcu: import_qemu_rcu() failed: ImportError") == 1
+    assert result.stderr.count("qemu-rcu: import_qemu_rcu() failed:\nImportError: ") == 1
 
 
 def test_an_rcu_call_before_the_import_stops_with_a_message(python: Any, strict: Path) -> None:

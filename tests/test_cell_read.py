@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""RcuCellBase and RcuRef: the C read path of RcuCell (py_types.c)."""
+"""RcuCellBase and RcuRef: the C read path of RcuCell (csrc/python/types.c)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qemu_rcu._qemu_rcu_cffi import RcuCellBase, RcuGuard, RcuRef, read_lock_held
+from qemu_rcu._native import RcuCellBase, RcuGuard, RcuRef, read_lock_held
 from qemu_rcu.errors import RcuError, RcuGuardExpired, RcuThreadError
 
 pytestmark = pytest.mark.timeout(60)
@@ -65,7 +65,7 @@ def test_get_returns_a_ref_to_the_value() -> None:
     with RcuGuard() as g:
         r = c.get(g)
         assert type(r) is RcuRef
-        assert r.valid is True
+        assert r.active is True
         assert r.value is v
         assert c.get(g) is not r  # one ref per get()
 
@@ -241,9 +241,9 @@ def test_ref_expires_with_its_guard() -> None:
     c = RcuCellBase(Box(1))
     g = RcuGuard()
     r = c.get(g)
-    assert r is not None and r.valid
+    assert r is not None and r.active
     g.unlock()
-    assert r.valid is False
+    assert r.active is False
     with pytest.raises(RcuGuardExpired, match="RcuRef was used after its RcuGuard ended"):
         _ = r.value
 
@@ -260,7 +260,7 @@ def test_ref_expires_when_the_with_block_ends() -> None:
 def test_ref_keeps_its_guard_alive() -> None:
     c = RcuCellBase(1)
     r = c.get(RcuGuard())
-    assert r is not None and r.valid and read_lock_held()
+    assert r is not None and r.active and read_lock_held()
     with pytest.warns(ResourceWarning, match="never ended"):
         del r
         gc.collect()
@@ -277,9 +277,9 @@ def test_ref_from_a_foreign_thread(worker: Any) -> None:
                                              f"not this thread {worker.ident}"):
         worker.call(lambda: r.value)
     # valid reports the guard's state; it does not raise on other threads.
-    assert worker.call(lambda: r.valid) is True
+    assert worker.call(lambda: r.active) is True
     g.unlock()
-    assert worker.call(lambda: r.valid) is False
+    assert worker.call(lambda: r.active) is False
     with pytest.raises(RcuThreadError):  # the thread is checked before expiry
         worker.call(lambda: r.value)
 
@@ -291,14 +291,14 @@ def test_ref_attributes_are_read_only() -> None:
         with pytest.raises(AttributeError):
             r.value = 2  # type: ignore[misc]
         with pytest.raises(AttributeError):
-            r.valid = False  # type: ignore[misc]
+            r.active = False  # type: ignore[misc]
 
 
 def test_ref_repr() -> None:
     ident = threading.get_ident()
     g = RcuGuard()
     r = RcuCellBase(1).get(g)
-    assert repr(r) == f"<RcuRef to int, valid, owner thread {ident}>"
+    assert repr(r) == f"<RcuRef to int, active, owner thread {ident}>"
     g.unlock()
     assert repr(r) == f"<RcuRef to int, expired, owner thread {ident}>"
 
@@ -342,7 +342,7 @@ def test_ref_in_a_cycle_with_a_finalizer() -> None:
 
         def __del__(self) -> None:
             r = self.ref
-            seen.append(r.valid)
+            seen.append(r.active)
             try:
                 _ = r.value
             except RcuGuardExpired as exc:
@@ -376,7 +376,7 @@ def test_random_guard_lifetimes(data: st.DataObject) -> None:
     After every step: a section is held iff some guard is active; each ref is
     valid iff its guard is active; ref.value works iff its guard is active.
     """
-    from qemu_rcu._qemu_rcu_cffi import read_lock
+    from qemu_rcu._native import read_lock
 
     cell = RcuCellBase(Box(0))
     guards: list[RcuGuard] = []
@@ -403,7 +403,7 @@ def test_random_guard_lifetimes(data: st.DataObject) -> None:
                         cell.get(g)
             assert read_lock_held() is any(g.active for g in guards)
             for r, g, v in refs:
-                assert r.valid is g.active
+                assert r.active is g.active
                 if g.active:
                     assert r.value is v
                 else:
@@ -413,4 +413,4 @@ def test_random_guard_lifetimes(data: st.DataObject) -> None:
         for g in guards:
             g.unlock()
     assert not read_lock_held()
-    assert all(not r.valid for r, _, _ in refs)
+    assert all(not r.active for r, _, _ in refs)

@@ -10,7 +10,7 @@ from typing import Any, List, Optional
 import pytest
 
 from qemu_rcu import RcuCell, RcuError, RcuGuard, drain_call_rcu
-from qemu_rcu._qemu_rcu_cffi import RcuCellBase
+from qemu_rcu._native import RcuCellBase
 
 
 class Tracked:

@@ -257,7 +257,7 @@ def test_cell_update_that_outlasts_the_exit_handler_publishes_and_reports(python
         inside, outcome = threading.Event(), []
         def new_value(old):
             inside.set()
-            while qemu_rcu.lib.qemu_rcu_py_alive():   # until the gate closes
+            while qemu_rcu._native._accepting_callbacks():   # until exit closes it
                 time.sleep(0.01)
             return V(2)
         def writer():

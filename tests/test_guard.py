@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""RcuGuard, read_lock and read_lock_held: the C read path (py_types.c)."""
+"""RcuGuard, read_lock and read_lock_held: the C read path (csrc/python/types.c)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import pytest
 
-from qemu_rcu._qemu_rcu_cffi import RcuGuard, read_lock, read_lock_held
+from qemu_rcu._native import RcuGuard, read_lock, read_lock_held
 from qemu_rcu.errors import RcuError, RcuGuardExpired, RcuThreadError
 
 pytestmark = pytest.mark.timeout(60)

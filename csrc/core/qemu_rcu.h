@@ -244,8 +244,10 @@ static inline int import_qemu_rcu(void)
               "was initialised\n", stderr);
         return -1;
     }
-    had_gil = PyGILState_Check();
+    /* "Locked" means this thread held the GIL already.  (PyGILState_Check
+     * would say so too, but is not in the limited API, which cffi uses.) */
     gil = PyGILState_Ensure();
+    had_gil = gil == PyGILState_LOCKED;
     api = (const struct qemu_rcu_api *)PyCapsule_Import("qemu_rcu._native._C_API", 0);
     if (api != NULL) {
         if (api->version != QEMU_RCU_API_VERSION ||
@@ -259,18 +261,8 @@ static inline int import_qemu_rcu(void)
         }
     }
     if (rc < 0 && !had_gil) {
-        PyObject *type, *value, *tb, *text;
-
-        PyErr_Fetch(&type, &value, &tb);
-        text = value ? PyObject_Str(value) : NULL;
-        fprintf(stderr, "qemu-rcu: import_qemu_rcu() failed: %s: %s\n",
-                type ? ((PyTypeObject *)type)->tp_name : "error",
-                text ? PyUnicode_AsUTF8(text) : "(no message)");
-        PyErr_Clear();
-        Py_XDECREF(text);
-        Py_XDECREF(type);
-        Py_XDECREF(value);
-        Py_XDECREF(tb);
+        fputs("qemu-rcu: import_qemu_rcu() failed:\n", stderr);
+        PyErr_Print();          /* prints and clears the exception */
     }
     PyGILState_Release(gil);
     return rc;

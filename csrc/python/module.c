@@ -1,19 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The binding's C side: the capsule other extensions import, the markers
- * that run Python callbacks on the RCU thread, and the gate that keeps that
- * thread out of a finalizing interpreter.
+ * qemu_rcu._native: the extension module that owns the process's RCU
+ * domain.  The core is linked into it (and nowhere else); its init function
+ * exports the core's API table as the capsule qemu_rcu._native._C_API, which
+ * every other C user reaches it through (qemu_rcu.lib, the cffi module,
+ * among them), and adds the Python layer's types and functions.
  */
-#include <Python.h>
-
-#include "py_glue.h"
-#include "rcu_internal.h"
+#include "module.h"
 
 #include <pthread.h>
-#include <time.h>
-#include <stdlib.h>
 
-/* ---- The capsule ------------------------------------------------------ */
+#include "rcu_internal.h"
+
+/* ---- The capsule ------------------------------------------------------- */
 
 static struct rcu_reader_data *reader_ptr(void)
 {
@@ -68,243 +67,66 @@ static PyObject *write_unraisable(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static PyMethodDef write_unraisable_def = {
-    "_write_unraisable", write_unraisable, METH_VARARGS,
-    "Report an exception through sys.unraisablehook.",
-};
 
-static char setup_error[256];
-
-const char *qemu_rcu_py_setup_error(void)
-{
-    return setup_error;
-}
-
-static int setup_module(PyObject *mod)
-{
-    PyObject *cap, *fn;
-    int rc;
-
-    cap = PyCapsule_New((void *)&api_table, "qemu_rcu._C_API", NULL);
-    if (cap == NULL) {
-        return -1;
-    }
-    rc = PyObject_SetAttrString(mod, "_C_API", cap);
-    Py_DECREF(cap);
-    if (rc < 0) {
-        return -1;
-    }
-    fn = PyCFunction_NewEx(&write_unraisable_def, NULL, NULL);
-    if (fn == NULL) {
-        return -1;
-    }
-    rc = PyObject_SetAttrString(mod, "_write_unraisable", fn);
-    Py_DECREF(fn);
-    if (rc < 0) {
-        return -1;
-    }
-    if (qemu_rcu_py_call_rcu_init(mod) < 0) {
-        return -1;
-    }
-    return qemu_rcu_py_types_init(mod);
-}
-
-/* ---- Python callbacks -------------------------------------------------- */
-
-struct py_marker {
-    struct rcu_head head;     /* first, for the cast in py_marker_run */
-    uint64_t seq;
-};
-
-/* The interpreter may be entered while alive; in_python counts the callback
- * thread's calls under way, so shutdown can wait them out. */
-static int python_alive = 1;
-static int in_python;
-
-/*
- * Around fork the callback thread must not take the GIL: in the parent the
- * forking thread holds it, and in the child Python is not usable until it
- * has re-initialised itself (its after-fork hook says so, and queues a
- * marker covering every pending callback).  A child forked outside Python
- * never says so; its markers are dropped and its C callbacks still run.
- */
-enum { PY_READY, PY_FORKING, PY_CHILD_NOT_READY };
-static int python_state = PY_READY;
-static QemuEvent python_state_changed;
-
-/* True once Python may be entered; false if this marker must be dropped. */
-static bool wait_for_python(void)
-{
-    for (;;) {
-        qemu_event_reset(&python_state_changed);
-        switch (__atomic_load_n(&python_state, __ATOMIC_SEQ_CST)) {
-        case PY_READY:
-            return true;
-        case PY_CHILD_NOT_READY:
-            return false;
-        default:
-            qemu_event_wait(&python_state_changed);
-        }
-    }
-}
-
-static void set_python_state(int state)
-{
-    __atomic_store_n(&python_state, state, __ATOMIC_SEQ_CST);
-    qemu_event_set(&python_state_changed);
-}
-
-static void ended_in_python(void *arg)
-{
-    (void)arg;
-    rcu_callbacks_take_over();
-}
-
-/* The highest number among markers run so far whose callbacks may not have
- * run yet.  Callback thread only. */
-static uint64_t due_upto;
-
-static void py_marker_run(struct rcu_head *head)
-{
-    struct py_marker *m = (struct py_marker *)head;
-
-    if (m->seq > due_upto) {
-        due_upto = m->seq;
-    }
-    free(m);
-    /* Markers come in runs (one per call_rcu): let the last of a run take
-     * the GIL once for all of them. */
-    if (rcu_next_callback_is(py_marker_run) ||
-        !qemu_rcu_py_callbacks_due(due_upto) || !wait_for_python()) {
-        return;
-    }
-    __atomic_fetch_add(&in_python, 1, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&python_alive, __ATOMIC_SEQ_CST)) {
-        /* Exit may give up on us in here (rcu_callbacks_take_over), and the
-         * interpreter's finalization may end this thread (pthread_exit). */
-        rcu_callbacks_begin_unbounded();
-        pthread_cleanup_push(ended_in_python, NULL);
-        qemu_rcu_py_run_callbacks(due_upto);
-        pthread_cleanup_pop(0);
-        if (!rcu_callbacks_end_unbounded()) {
-            return;         /* replaced: shutdown no longer counts on us */
-        }
-    }
-    __atomic_fetch_sub(&in_python, 1, __ATOMIC_SEQ_CST);
-}
-
-/* The state to return to in the parent: a child forked outside Python that
- * forks again must stay "not ready". */
-static int state_before_fork;
+/* ---- The module ------------------------------------------------------- */
 
 static void fork_prepare(void)
 {
-    state_before_fork = __atomic_load_n(&python_state, __ATOMIC_SEQ_CST);
-    set_python_state(PY_FORKING);
+    qemu_rcu_callbacks_fork_prepare();
 }
 
 static void fork_parent(void)
 {
-    set_python_state(state_before_fork);
+    qemu_rcu_callbacks_fork_parent();
 }
 
-/* Runs after the core's child handler has started the new callback thread,
- * which may already wait in wait_for_python(): wake it to drop markers. */
 static void fork_child(void)
 {
-    qemu_rcu_py_types_fork_child();
-    set_python_state(PY_CHILD_NOT_READY);
+    qemu_rcu_types_fork_child();
+    qemu_rcu_callbacks_fork_child();
 }
 
-struct py_marker *qemu_rcu_py_marker_new(void)
-{
-    return malloc(sizeof(struct py_marker));
-}
+static PyMethodDef module_functions[] = {
+    {"_write_unraisable", write_unraisable, METH_VARARGS,
+     "Report an exception through sys.unraisablehook."},
+    {NULL, NULL, 0, NULL},
+};
 
-void qemu_rcu_py_marker_queue(struct py_marker *m, uint64_t seq)
-{
-    m->seq = seq;
-    call_rcu1(&m->head, py_marker_run);
-}
+static struct PyModuleDef native_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "qemu_rcu._native",
+    .m_doc = "The RCU domain of the process, and the Python layer's native parts.",
+    .m_size = -1,               /* one domain per process: no re-import */
+    .m_methods = module_functions,
+};
 
-int qemu_rcu_py_enqueue(uint64_t seq)
+PyMODINIT_FUNC PyInit__native(void)
 {
-    struct py_marker *m = qemu_rcu_py_marker_new();
+    PyObject *module = PyModule_Create(&native_module);
+    PyObject *capsule;
 
-    if (m == NULL) {
-        return -1;
+    if (module == NULL) {
+        return NULL;
     }
-    qemu_rcu_py_marker_queue(m, seq);
-    return 0;
-}
-
-bool qemu_rcu_py_alive(void)
-{
-    return __atomic_load_n(&python_alive, __ATOMIC_SEQ_CST);
-}
-
-bool qemu_rcu_py_shutdown(int64_t timeout_ns)
-{
-    int64_t deadline = qemu_rcu_clock_ns() + timeout_ns;
-
-    __atomic_store_n(&python_alive, 0, __ATOMIC_SEQ_CST);
-    /* A call under way may be waiting for the GIL, which our caller gave up
-     * for the duration of this function. */
-    while (__atomic_load_n(&in_python, __ATOMIC_SEQ_CST) > 0) {
-        struct timespec nap = { 0, 100000 };
-
-        if (qemu_rcu_clock_ns() >= deadline) {
-            /* Left to the interpreter, which ends or parks threads that
-             * want the GIL during finalization: C callbacks go on without
-             * it. */
-            rcu_callbacks_take_over();
-            return false;
-        }
-        nanosleep(&nap, NULL);
+    capsule = PyCapsule_New((void *)&api_table, "qemu_rcu._native._C_API", NULL);
+    if (capsule == NULL || PyModule_AddObject(module, "_C_API", capsule) < 0) {
+        Py_XDECREF(capsule);
+        goto fail;
     }
-    return true;
-}
-
-void qemu_rcu_py_after_fork_child(void)
-{
-    /* Forked from a Python callback, this thread's own call is under way. */
-    if (!rcu_on_callback_thread()) {
-        __atomic_store_n(&in_python, 0, __ATOMIC_SEQ_CST);
+    if (qemu_rcu_types_init(module) < 0 || qemu_rcu_callbacks_init(module) < 0 ||
+        qemu_rcu_waits_init(module) < 0) {
+        goto fail;
     }
-    set_python_state(PY_READY);
-}
-
-/* ---- Set-up ------------------------------------------------------------ */
-
-int qemu_rcu_py_setup(void)
-{
-    /* cffi released the GIL for this call; the C API needs it back. */
-    PyGILState_STATE gil = PyGILState_Ensure();
-    PyObject *mod = PyImport_ImportModule("qemu_rcu._qemu_rcu_cffi");
-    int rc = mod ? setup_module(mod) : -1;
-
-    Py_XDECREF(mod);
-    if (rc == 0) {
-        /* Registered after the core's handlers: ours prepare first and run
-         * last in the child, after its new callback thread has started. */
-        qemu_event_init(&python_state_changed, false);
-        if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0) {
-            PyErr_SetString(PyExc_OSError, "pthread_atfork failed");
-            rc = -1;
-        }
+    /* Registered after the core's handlers (at load time): ours prepare
+     * first, and run last in the child, after its new callback thread has
+     * started. */
+    if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0) {
+        PyErr_SetString(PyExc_OSError, "qemu_rcu: pthread_atfork failed");
+        goto fail;
     }
-    if (rc < 0) {
-        PyObject *type, *value, *tb, *text;
-        PyErr_Fetch(&type, &value, &tb);
-        text = value ? PyObject_Str(value) : NULL;
-        snprintf(setup_error, sizeof(setup_error), "%s",
-                 text && PyUnicode_Check(text) ? PyUnicode_AsUTF8(text) : "unknown error");
-        Py_XDECREF(text);
-        Py_XDECREF(type);
-        Py_XDECREF(value);
-        Py_XDECREF(tb);
-        PyErr_Clear();
-    }
-    PyGILState_Release(gil);
-    return rc;
+    return module;
+
+fail:
+    Py_DECREF(module);
+    return NULL;
 }

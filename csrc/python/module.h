@@ -1,53 +1,36 @@
 /* SPDX-License-Identifier: MIT */
-/* The Python binding's own C helpers (compiled into the extension only). */
-#ifndef QEMU_RCU_PY_GLUE_H
-#define QEMU_RCU_PY_GLUE_H
+/*
+ * What the files of qemu_rcu._native share.  module.c creates the module
+ * and calls each file's init, which adds that file's types and functions;
+ * module.c also registers the fork handlers, in the order below.  The files
+ * call only downward: module.c into the others, all of them into errors.c
+ * and the core.
+ */
+#ifndef QEMU_RCU_PYTHON_MODULE_H
+#define QEMU_RCU_PYTHON_MODULE_H
 
-#include <stdbool.h>
-#include <stdint.h>
+#include <Python.h>
 
-/* Publish the capsule and the native types on the cffi module.  Returns 0,
- * or -1 with the reason in qemu_rcu_py_setup_error(). */
-int qemu_rcu_py_setup(void);
-const char *qemu_rcu_py_setup_error(void);
+/* errors.c: qemu_rcu.errors.<name>, a new reference (NULL with an exception
+ * set if it cannot be imported). */
+PyObject *qemu_rcu_error_class(const char *name);
 
-/* Queue a marker that runs Python callbacks up to seq after a grace
- * period.  Returns -1 if out of memory. */
-int qemu_rcu_py_enqueue(uint64_t seq);
-/* The same in two steps, so that only the first can fail: a marker from
- * malloc (NULL if out of memory; free() it if unused), then queue it. */
-struct py_marker;
-struct py_marker *qemu_rcu_py_marker_new(void);
-void qemu_rcu_py_marker_queue(struct py_marker *m, uint64_t seq);
+/* types.c: RcuGuard, RcuRef, RcuCellBase, read_lock, read_lock_held.  In a
+ * forked child, types_fork_child notes which threads stayed in the parent. */
+int qemu_rcu_types_init(PyObject *module);
+void qemu_rcu_types_fork_child(void);
 
-/* Stop calling into Python, waiting up to timeout_ns for a call in progress
- * to return.  False if it is still running: that thread is then left to the
- * interpreter's finalization, like a daemon thread, and a new callback
- * thread runs the C callbacks. */
-bool qemu_rcu_py_shutdown(int64_t timeout_ns);
-/* In a forked child: forget calls that were in flight in the parent. */
-void qemu_rcu_py_after_fork_child(void);
-/* False once qemu_rcu_py_shutdown() has begun. */
-bool qemu_rcu_py_alive(void);
+/* callbacks.c: call_rcu, the Python callback queue and its accessors, and
+ * the state that keeps the callback thread out of Python across fork and
+ * after exit.  Its fork handlers run prepare first, and child last (after
+ * the core's child handler has started a new callback thread). */
+int qemu_rcu_callbacks_init(PyObject *module);
+void qemu_rcu_callbacks_fork_prepare(void);
+void qemu_rcu_callbacks_fork_parent(void);
+void qemu_rcu_callbacks_fork_child(void);
 
-/* py_types.c: add RcuGuard, RcuRef and RcuCellBase to the module (0, or -1
- * with an exception set); qemu_rcu.errors.<name> (a new reference, or NULL
- * with an exception); in a forked child, note which threads stayed in the
- * parent. */
-#ifdef Py_PYTHON_H
-int qemu_rcu_py_types_init(PyObject *module);
-PyObject *qemu_rcu_py_error_class(const char *name);
-#endif
-void qemu_rcu_py_types_fork_child(void);
-
-/* py_call_rcu.c: add call_rcu and _bind_callbacks to the module. */
-#ifdef Py_PYTHON_H
-int qemu_rcu_py_call_rcu_init(PyObject *module);
-#endif
-/* False if every callback numbered up to seq has been taken already (most
- * markers find their callbacks run by an earlier one). */
-bool qemu_rcu_py_callbacks_due(uint64_t seq);
-/* Take the GIL and run the queued callbacks numbered up to seq. */
-void qemu_rcu_py_run_callbacks(uint64_t seq);
+/* waits.c: _Wait, a grace period or a drain waited for in slices with the
+ * GIL released, and _on_callback_thread. */
+int qemu_rcu_waits_init(PyObject *module);
 
 #endif

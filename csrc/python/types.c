@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * py_types.c: the Python read path (RcuGuard, RcuRef, RcuCellBase) written
+ * The Python read path (RcuGuard, RcuRef, RcuCellBase) written
  * directly against the CPython C API.
  *
  * A guard written in Python that makes cffi calls costs 200-350 ns per
@@ -13,7 +13,7 @@
  * touched by its own thread, so it needs no further locking.
  */
 #ifdef Py_LIMITED_API
-#error "py_types.c needs the full CPython API: build it without Py_LIMITED_API"
+#error "types.c needs the full CPython API: build it without Py_LIMITED_API"
 #endif
 
 #define PY_SSIZE_T_CLEAN
@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "qemu_rcu.h"
-#include "py_glue.h"
+#include "module.h"
 
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define COLD __attribute__((cold, noinline))
@@ -60,7 +60,7 @@ static inline uint64_t thread_serial(void)
 static uint64_t last_fork_serial;
 static uint64_t forking_serial;
 
-void qemu_rcu_py_types_fork_child(void)
+void qemu_rcu_types_fork_child(void)
 {
     last_fork_serial = __atomic_load_n(&last_serial, __ATOMIC_RELAXED);
     forking_serial = this_thread.serial;
@@ -423,7 +423,7 @@ static PyObject *ref_get_value(PyObject *self, void *Py_UNUSED(closure))
     return r->value;
 }
 
-static PyObject *ref_get_valid(PyObject *self, void *Py_UNUSED(closure))
+static PyObject *ref_get_active(PyObject *self, void *Py_UNUSED(closure))
 {
     RcuGuardObject *g = ((RcuRefObject *)self)->guard;
     return PyBool_FromLong(g != NULL && g->active);
@@ -440,7 +440,7 @@ static PyObject *ref_repr(PyObject *self)
      * type is enough to tell refs apart while debugging. */
     return PyUnicode_FromFormat("<RcuRef to %s, %s, owner thread %lu>",
                                 Py_TYPE(r->value)->tp_name,
-                                r->guard->active ? "valid" : "expired",
+                                r->guard->active ? "active" : "expired",
                                 r->guard->owner_ident);
 }
 
@@ -481,9 +481,9 @@ static PyGetSetDef ref_getset[] = {
                "has ended, RcuThreadError on a thread other than the "
                "guard's owner."),
      NULL},
-    {"valid", ref_get_valid, NULL,
+    {"active", ref_get_active, NULL,
      PyDoc_STR("True while the guard this reference was taken under is "
-               "active."),
+               "active: until then, value may be read."),
      NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
@@ -526,7 +526,7 @@ static int cell_init(PyObject *self, PyObject *args, PyObject *kwds)
     /* A second __init__ would swap the value with no grace period: readers
      * could still be using the old one. */
     if (((RcuCellObject *)self)->initialised) {
-        PyObject *error = qemu_rcu_py_error_class("RcuError");
+        PyObject *error = qemu_rcu_error_class("RcuError");
         if (error != NULL) {
             PyErr_Format(error, "%.200s.__init__() called on a cell that is already "
                          "initialised; publish a new value with set() or update()",
@@ -632,7 +632,7 @@ static PyMethodDef cell_methods[] = {
 
 static PyTypeObject RcuCellBase_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "qemu_rcu._qemu_rcu_cffi.RcuCellBase",
+    .tp_name = "qemu_rcu.RcuCellBase",
     .tp_basicsize = sizeof(RcuCellObject),
     .tp_dealloc = cell_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
@@ -684,24 +684,10 @@ static int add_type(PyObject *module, const char *name, PyTypeObject *type)
     return 0;
 }
 
-PyObject *qemu_rcu_py_error_class(const char *name)
+int qemu_rcu_types_init(PyObject *module)
 {
-    PyObject *errors = PyImport_ImportModule("qemu_rcu.errors");
-    PyObject *cls = errors ? PyObject_GetAttrString(errors, name) : NULL;
-
-    Py_XDECREF(errors);
-    if (cls != NULL && !PyExceptionClass_Check(cls)) {
-        PyErr_Format(PyExc_TypeError,
-                     "qemu_rcu.errors.%s is not an exception class", name);
-        Py_CLEAR(cls);
-    }
-    return cls;
-}
-
-int qemu_rcu_py_types_init(PyObject *module)
-{
-    PyObject *expired = qemu_rcu_py_error_class("RcuGuardExpired");
-    PyObject *thread_error = expired ? qemu_rcu_py_error_class("RcuThreadError") : NULL;
+    PyObject *expired = qemu_rcu_error_class("RcuGuardExpired");
+    PyObject *thread_error = expired ? qemu_rcu_error_class("RcuThreadError") : NULL;
 
     if (thread_error == NULL) {
         Py_XDECREF(expired);

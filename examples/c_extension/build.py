@@ -5,7 +5,7 @@
 
 The only inputs are the module's source, qemu_rcu's header folder
 (``qemu_rcu.get_include()``) and Python's own headers; the module reaches
-the RCU core at import time, through the ``qemu_rcu._C_API`` capsule, so
+the RCU core at import time, through the ``qemu_rcu._native._C_API`` capsule, so
 nothing is linked against qemu_rcu.
 """
 

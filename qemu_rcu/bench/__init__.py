@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
     import sys
 
-    from qemu_rcu import __version__, lib
+    from qemu_rcu import __version__
+    from qemu_rcu._binding import membarrier_in_use
 
     from . import native, plot, read_path, writer
     from .cbuild import BuildError
@@ -79,10 +80,10 @@ def run(args: argparse.Namespace) -> int:
         print(plot.PLOT_HINT, file=sys.stderr)
     info = machine_info()
     info["qemu_rcu"] = __version__
-    info["membarrier"] = "on" if lib.rcu_membarrier_active else "off"
+    info["membarrier"] = "on" if membarrier_in_use() else "off"
     print(f"qemu-rcu {__version__} bench{' --quick' if args.quick else ''}: "
-          f"{', '.join(parts)}; lib.rcu_membarrier_active = "
-          f"{bool(lib.rcu_membarrier_active)} (QEMU_RCU_MEMBARRIER=0 turns it off)")
+          f"{', '.join(parts)}; membarrier in use: "
+          f"{membarrier_in_use()} (QEMU_RCU_MEMBARRIER=0 turns it off)")
     print(machine_line(info), end="\n\n", flush=True)
 
     tables: List[Table] = []
