@@ -16,8 +16,9 @@ import sys
 import cffi
 
 CDEF = """
-struct rcu_head { struct rcu_head *next; void (*func)(struct rcu_head *); };
+struct rcu_head;
 typedef void RCUCBFunc(struct rcu_head *head);
+struct rcu_head { struct rcu_head *next; RCUCBFunc *func; };
 
 struct rcu_reader_data { unsigned long ctr; bool waiting; unsigned depth;
                          bool registered; ...; };

@@ -24,7 +24,6 @@ the one RCU domain.
 from __future__ import annotations
 
 import argparse
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from typing import Any, List, Optional, Protocol, TextIO, Tuple
 
 from . import __version__, _cli
 from ._binding import ffi, lib, membarrier_in_use
+from ._progress import Progress
 from .callbacks import drain_call_rcu, synchronize_rcu
 from .cell import RcuCell
 from .guard import RcuGuard
@@ -282,28 +282,6 @@ def _grace_periods() -> int:
     return int(stats.grace_periods)
 
 
-class Progress:
-    """The live line: rewritten in place on a terminal, one line per update otherwise."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.width = 0
-
-    def show(self, line: str) -> None:
-        if self.tty:
-            self.stream.write("\r" + line.ljust(self.width))
-            self.width = len(line)
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def done(self) -> None:
-        if self.tty and self.width:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 def _lost(c: Counts) -> int:
     # After stop every retired heap object must have been reclaimed.
     return c.heap_updates - c.reclaimed
@@ -355,7 +333,7 @@ def torture(seconds: float, readers: int, updaters: int, mode: str,
                 parts.append(f"{r.label}: {_si(reads)} reads/s {_si(updates)} updates/s")
             parts.append(f"grace periods {gp - gp0:,} ({_si((gp - last_gp) / dt)}/s)")
             parts.append(f"errors {sum(s.errors() for s in snaps)}")
-            progress.show("  ".join(parts))
+            progress("  ".join(parts))
             last, last_gp, last_t = snaps, gp, now
     except KeyboardInterrupt:
         interrupted = True
@@ -395,7 +373,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, stream: Optional[TextIO] = None) -> int:
     errors, interrupted = torture(args.seconds, args.readers, args.updaters, args.mode,
-                                  Progress(stream or sys.stderr))
+                                  Progress(stream, live=True))
     if errors:
         return 1
     return 130 if interrupted else 0

@@ -67,14 +67,14 @@ def run(args: argparse.Namespace) -> int:
     from qemu_rcu import __version__
     from qemu_rcu._binding import membarrier_in_use
 
+    from .._progress import Progress
     from . import native, plot, read_path, writer
     from .cbuild import BuildError
-    from .progress import Progress
     from .report import Table, machine_info, machine_line, print_tables, save_json
 
     parts: List[str] = args.parts or list(PARTS)
     settings = _settings(args.quick, args.rounds)
-    progress = Progress(args.quiet)
+    progress = Progress(label="bench", quiet=args.quiet)
     status = 0
     if args.plot and not plot.available():
         print(plot.PLOT_HINT, file=sys.stderr)
