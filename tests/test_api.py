@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""The public surface promised by design.md section 4."""
+"""The public surface that docs/api.md promises."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""call_rcu and drain_call_rcu: design.md section 4."""
+"""call_rcu and drain_call_rcu (docs/api.md; docs/design.md, "A callback's life")."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def test_fifo_from_one_thread() -> None:
     assert order == list(range(2000))
 
 
-def test_fifo_per_thread_with_many_producers() -> None:
+def test_fifo_per_thread_with_many_queuing_threads() -> None:
     seen: List[Any] = []
 
     def produce(name: int) -> None:
@@ -279,10 +279,10 @@ def test_keyword_arguments_are_copied_for_callers_from_c() -> None:
     assert seen == [{"x": 1}]
 
 
-def test_a_marker_runs_only_the_callbacks_queued_before_it(held_reader: Any) -> None:
-    # Each callback's marker covers the callbacks numbered up to its own.
-    # Here one marker runs while a callback queued after it waits for a
-    # reader that the marker's grace period did not wait for: running it
+def test_a_grace_period_head_runs_only_the_callbacks_queued_before_it(held_reader: Any) -> None:
+    # Each callback's grace-period head covers the callbacks numbered up to
+    # its own.  Here one head runs while a callback queued after it waits for
+    # a reader that the head's grace period did not wait for: running it
     # too would run it inside that reader's section.
     first_started, first_go = threading.Event(), threading.Event()
     second_started, second_go = threading.Event(), threading.Event()

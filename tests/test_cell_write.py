@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""RcuCell's write side and deferred reclamation: design.md section 4."""
+"""RcuCell's write side and deferred reclamation (docs/api.md, RcuCell)."""
 
 from __future__ import annotations
 

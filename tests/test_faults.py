@@ -335,11 +335,11 @@ def test_fork_child_can_read_synchronize_and_run_callbacks(where: str) -> None:
     assert result.stdout.strip() == "child status 0", result.stdout
 
 
-def test_fork_child_runs_a_callback_whose_marker_stayed_in_the_parent(python: Any) -> None:
+def test_fork_child_runs_a_callback_whose_grace_period_head_stayed_in_the_parent(python: Any) -> None:
     # The parent's callback thread is in the middle of a run of callbacks
-    # when it forks: the marker covering the rest of the run went with that
-    # thread, so the child must queue a fresh one, or its drain returns with
-    # the callback never run.
+    # when it forks: the grace-period head covering the rest of the run went
+    # with that thread, so the child must queue a fresh one, or its drain
+    # returns with the callback never run.
     result = python("""
         import os, threading, qemu_rcu
         ran = []
@@ -350,7 +350,7 @@ def test_fork_child_runs_a_callback_whose_marker_stayed_in_the_parent(python: An
             go.wait(30)
         qemu_rcu.call_rcu(block, first_started, first_go)   # holds the callback thread
         assert first_started.wait(10)
-        # One batch, run by its last marker: the block, then ran.append.
+        # One batch, run by its last grace-period head: the block, then ran.append.
         qemu_rcu.call_rcu(block, second_started, second_go)
         qemu_rcu.call_rcu(ran.append, "queued before fork")
         first_go.set()
@@ -412,7 +412,7 @@ def test_fork_while_callbacks_run(python: Any) -> None:
     result = python("""
         import os, threading, time, qemu_rcu
         stop = threading.Event()
-        errors = []          # a producer that died would leave no load behind
+        errors = []          # a flooding thread that died would leave no load behind
         def spin_a_little():
             t = time.perf_counter()
             while time.perf_counter() - t < 0.0001:
@@ -425,8 +425,8 @@ def test_fork_while_callbacks_run(python: Any) -> None:
                     qemu_rcu.drain_call_rcu()      # keeps the backlog bounded
             except BaseException as exc:
                 errors.append(repr(exc))
-        producers = [threading.Thread(target=flood) for _ in range(2)]
-        for p in producers:
+        flooders = [threading.Thread(target=flood) for _ in range(2)]
+        for p in flooders:
             p.start()
         failures = 0
         for i in range(20):
@@ -440,13 +440,13 @@ def test_fork_while_callbacks_run(python: Any) -> None:
             _, status = os.waitpid(pid, 0)
             failures += status != 0
         stop.set()
-        for p in producers:
+        for p in flooders:
             p.join()
         assert qemu_rcu.drain_call_rcu(timeout=30)
-        print("failures", failures, "producer errors", errors)
+        print("failures", failures, "flooder errors", errors)
     """, timeout=240)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "failures 0 producer errors []"
+    assert result.stdout.strip() == "failures 0 flooder errors []"
 
 
 def test_ctrl_c_interrupts_a_synchronize_waiting_on_a_reader() -> None:

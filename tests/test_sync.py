@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""synchronize_rcu and thread registration: design.md section 4."""
+"""synchronize_rcu and thread registration (docs/api.md)."""
 
 from __future__ import annotations
 
