@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """qemu-rcu: QEMU's userspace RCU for Python. Commands: demo (the default),
-bench, torture, info. Also runs as python -m qemu_rcu."""
+bench, torture, info, config. Also runs as python -m qemu_rcu."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ COMMANDS = {
     "bench": ("qemu_rcu.bench", "measure qemu-rcu next to its peers"),
     "torture": ("qemu_rcu.torture", "rcutorture-style stress of the installed package"),
     "info": ("qemu_rcu.info", "version, Python, barriers and RCU counters"),
+    "config": ("qemu_rcu.config", "compiler flags for C code that uses qemu_rcu.h"),
 }
 
 # The exit status of a program ended by Ctrl-C (128 + SIGINT), as shells use.

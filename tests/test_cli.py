@@ -5,6 +5,7 @@ work starts, and Ctrl-C exits 130 with no traceback once workers run."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -38,6 +39,8 @@ def run(cmd: List[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     (["bench", "--json", "/no/such/folder/out.json"], "folder /no/such/folder does not exist"),
     (["bench", "--plot", "/no/such/folder/out.png"], "folder /no/such/folder does not exist"),
     (["nonsense"], "invalid choice: 'nonsense'"),
+    (["config"], "one of the arguments --cflags --includedir --pkgconfigdir --modversion"),
+    (["config", "--cflags", "--includedir"], "not allowed with argument"),
 ])
 def test_bad_arguments_are_usage_errors(tmp_path: Path, args: List[str], message: str) -> None:
     result = run([*QEMU_RCU, *args], tmp_path)
@@ -108,3 +111,27 @@ def test_ctrl_c_exits_130_without_a_traceback(tmp_path: Path, cmd: List[str],
         proc.kill()
     assert proc.returncode == 130, out + err
     assert "Traceback" not in err, err
+
+
+def test_config_names_the_folder_of_the_header(tmp_path: Path) -> None:
+    import qemu_rcu
+    from qemu_rcu.config import pkgconfig_dir
+
+    include = run([*QEMU_RCU, "config", "--includedir"], tmp_path).stdout.strip()
+    assert Path(include, "qemu_rcu.h").is_file()
+    assert run([*QEMU_RCU, "config", "--cflags"], tmp_path).stdout.strip() == f"-I{include}"
+    version = run([*QEMU_RCU, "config", "--modversion"], tmp_path).stdout.strip()
+    assert version == qemu_rcu.__version__
+    result = run([*QEMU_RCU, "config", "--pkgconfigdir"], tmp_path)
+    if not pkgconfig_dir():
+        # An editable install has no installed data files.
+        assert result.returncode == 1 and "use --cflags" in result.stderr
+        return
+    pc = Path(result.stdout.strip(), "qemu-rcu.pc")
+    assert f"Version: {qemu_rcu.__version__}" in pc.read_text()
+    if shutil.which("pkg-config"):
+        env = {**os.environ, "PKG_CONFIG_PATH": str(pc.parent)}
+        flags = subprocess.run(["pkg-config", "--cflags", "qemu-rcu"], capture_output=True,
+                               text=True, env=env, check=True).stdout.strip()
+        assert flags.startswith("-I")
+        assert Path(flags[2:]).resolve() == Path(include).resolve()
