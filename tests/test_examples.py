@@ -98,3 +98,11 @@ def test_c_extension(tmp_path: Path) -> None:
     assert "after clear(): lookup(10.1.2.3) -> None" in out
     out = run_example(folder / "check_rcu_routes.py", cwd=tmp_path, env=env).stdout
     assert "all checks passed" in out
+
+
+def test_cffi_recipe(tmp_path: Path) -> None:
+    # A cffi function calls import_qemu_rcu() without the GIL.
+    site = pip_install_recipe("cffi", tmp_path)
+    out = run_example(EXAMPLES / "c-extensions" / "cffi" / "check_rcu_config.py",
+                      cwd=tmp_path, env={"PYTHONPATH": str(site)}).stdout
+    assert "all checks passed" in out
