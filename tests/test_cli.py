@@ -56,7 +56,8 @@ def test_bad_arguments_are_usage_errors(tmp_path: Path, args: List[str], message
     ("config_reload.py", ["--seconds", "inf"]), ("config_reload.py", ["--interval", "0"]),
     ("config_reload.py", ["--workers", "0"]),
     ("typed_usage.py", ["--seconds", "-1"]),
-    ("c_extension/run.py", ["--seconds", "0"]), ("c_extension/run.py", ["--readers", "0"]),
+    ("c-extensions/setuptools/run.py", ["--seconds", "0"]),
+    ("c-extensions/setuptools/run.py", ["--readers", "0"]),
 ])
 def test_examples_refuse_bad_arguments(tmp_path: Path, example: str, args: List[str]) -> None:
     result = run([sys.executable, str(EXAMPLES / example), *args], tmp_path)

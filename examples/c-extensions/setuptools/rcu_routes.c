@@ -17,6 +17,8 @@
  * Python API (all integers are IPv4 addresses in host order):
  *   publish(routes, version)   routes: [(prefix, length, nexthop), ...]
  *   lookup(addr) -> nexthop or None
+ *   clear()                    unpublish the table, wait for a grace period
+ *                              (synchronize_rcu()), then free it
  *   start_readers(count), stop_readers() -> dict of counters
  *   lock_held() -> bool        this thread is in a read-side section
  */
@@ -292,6 +294,30 @@ static PyObject *lookup(PyObject *self, PyObject *arg)
     return PyLong_FromUnsignedLong(r->nexthop);
 }
 
+/* clear(): unpublish the table and free it once no reader can still be in
+ * it.  The synchronous way, where publish() uses free_rcu(): it blocks, so
+ * it refuses to run inside the caller's own read-side section (the wait
+ * would never end) and releases the GIL while it waits (a Python reader
+ * may need the GIL to leave its section). */
+static PyObject *clear(PyObject *self, PyObject *unused)
+{
+    struct route_table *old;
+
+    (void)self;
+    (void)unused;
+    if (rcu_read_lock_held()) {
+        return PyErr_Format(PyExc_RuntimeError, "clear() inside a read-side "
+                            "section would wait for that section to end");
+    }
+    old = current_table;
+    qatomic_rcu_set(&current_table, NULL);
+    Py_BEGIN_ALLOW_THREADS
+    synchronize_rcu();              /* every reader that could see old is gone */
+    Py_END_ALLOW_THREADS
+    free(old);
+    Py_RETURN_NONE;
+}
+
 static PyObject *lock_held(PyObject *self, PyObject *unused)
 {
     (void)self;
@@ -308,6 +334,8 @@ static PyMethodDef methods[] = {
      "start_readers(count): start C threads that look up random addresses."},
     {"stop_readers", stop_readers, METH_NOARGS,
      "stop_readers(): stop them and return their counters."},
+    {"clear", clear, METH_NOARGS,
+     "clear(): unpublish the table and free it after a grace period."},
     {"lock_held", lock_held, METH_NOARGS,
      "lock_held(): True inside a read-side section of this thread."},
     {NULL, NULL, 0, NULL},

@@ -1,31 +1,29 @@
 # SPDX-License-Identifier: MIT
 """Drive rcu_routes from Python: C readers, Python writer, one RCU domain.
 
-    python examples/c_extension/run.py --seconds 3 --readers 2
+    pip install --no-build-isolation examples/c-extensions/setuptools
+    python examples/c-extensions/setuptools/run.py --seconds 3 --readers 2
 
-Builds the extension if needed (see build.py), publishes a routing table,
-starts C reader threads that look up random addresses, then keeps changing
-routes from Python for a while.  Every change publishes a new table; the
-old one is freed by the C side's free_rcu() after a grace period.  The C
-readers verify every table they walk; a damaged one (freed too early)
-makes the program exit with status 1.
+Uses the installed rcu_routes module: publishes a routing table, starts C
+reader threads that look up random addresses, then keeps changing routes
+from Python for a while.  Every change publishes a new table; the old one
+is freed by the C side's free_rcu() after a grace period.  The C readers
+verify every table they walk; a damaged one (freed too early) makes the
+program exit with status 1.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import ipaddress
 import math
 import random
 import sys
 import time
-from pathlib import Path
 from typing import Dict, List, Optional, Protocol, Sequence, Tuple, cast
 
 from qemu_rcu import RcuGuard, drain_call_rcu, ffi, lib
-
-from build import HERE, build  # build.py, next to this file
 
 Route = Tuple[int, int, int]          # (prefix, length, next hop), host order
 
@@ -37,15 +35,20 @@ class RcuRoutes(Protocol):
     def lookup(self, addr: int) -> Optional[int]: ...
     def start_readers(self, count: int) -> None: ...
     def stop_readers(self) -> Dict[str, int]: ...
+    def clear(self) -> None: ...
     def lock_held(self) -> bool: ...
 
 
-def load(path: Path) -> RcuRoutes:
-    """Import the built module from its file."""
-    spec = importlib.util.spec_from_file_location("rcu_routes", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)    # runs PyInit: import_qemu_rcu()
+def load() -> RcuRoutes:
+    """Import the installed module; its PyInit calls import_qemu_rcu()."""
+    try:
+        module = importlib.import_module("rcu_routes")
+    except ModuleNotFoundError as e:
+        if e.name != "rcu_routes":
+            raise
+        raise SystemExit("rcu_routes is not installed; install it first with\n"
+                         "    pip install --no-build-isolation examples/c-extensions/setuptools"
+                         ) from None
     return cast(RcuRoutes, module)
 
 
@@ -68,15 +71,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="how long to run (3)")
     parser.add_argument("--readers", type=int, default=2, help="C reader threads (2)")
-    parser.add_argument("--build-dir", type=Path, default=HERE,
-                        help="where to build the extension (next to this file)")
     args = parser.parse_args(argv)
     if not 0 < args.seconds < math.inf:
         parser.error("--seconds must be finite and greater than 0")
     if args.readers < 1:
         parser.error("--readers must be at least 1")
 
-    routes = load(build(args.build_dir))
+    routes = load()
     table = [route("192.168.0.0/16", "192.0.2.1"), route("10.0.0.0/8", "192.0.2.10"),
              route("10.1.0.0/16", "192.0.2.11"), route("172.16.0.0/12", "192.0.2.20")]
     version = 1
@@ -121,6 +122,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"tables replaced: {version - 1:,}; RCU callbacks run meanwhile: "
           f"{callbacks_invoked() - callbacks_before:,} (a free_rcu for each replaced table)")
     print(f"damaged tables seen: {counters['bad_tables']}")
+    routes.clear()          # C's synchronize_rcu(), then free() of the last table
+    print(f"after clear(): lookup(10.1.2.3) -> {routes.lookup(ip('10.1.2.3'))}")
     return 1 if counters["bad_tables"] else 0
 
 
