@@ -335,7 +335,7 @@ def test_fork_child_can_read_synchronize_and_run_callbacks(where: str) -> None:
     assert result.stdout.strip() == "child status 0", result.stdout
 
 
-def test_fork_child_runs_a_callback_whose_grace_period_head_stayed_in_the_parent(python: Any) -> None:
+def test_fork_child_runs_a_callback_whose_head_stayed_in_the_parent(python: Any) -> None:
     # The parent's callback thread is in the middle of a run of callbacks
     # when it forks: the grace-period head covering the rest of the run went
     # with that thread, so the child must queue a fresh one, or its drain

@@ -93,3 +93,23 @@ def test_bad_arguments_are_refused(tmp_path: Path, args: List[str]) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     assert "error:" in result.stderr
     assert "PASS" not in result.stdout
+
+
+def test_ctrl_c_before_anything_ran_is_an_interruption_not_a_failure(python: Any) -> None:
+    # Ctrl-C lands in the first sleep, so the threads may not have done a
+    # single update: that says nothing about the core, so it is no error.
+    result = python("""
+        import time
+        from qemu_rcu import torture
+        from qemu_rcu._progress import Progress
+        sleep = time.sleep
+        def interrupt(seconds):
+            time.sleep = sleep              # only the first sleep is "interrupted"
+            raise KeyboardInterrupt
+        time.sleep = interrupt
+        errors, interrupted = torture.torture(60, 2, 4, "c", Progress(quiet=True))
+        print("errors", errors, "interrupted", interrupted)
+    """)
+    assert result.returncode == 0, result.stderr
+    assert "(interrupted)" in result.stdout
+    assert result.stdout.splitlines()[-1] == "errors 0 interrupted True", result.stdout
