@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The grace-period engine: reader registry, synchronize_rcu and its
- * "poll, then force" wait for readers (QEMU 10.2), fork handling, start-up.
+ * "poll, then force" wait for readers (QEMU 10.2), and this layer's share of
+ * start-up and fork (domain.c calls them in order).  It calls nothing above
+ * it: what the callbacks layer needs it to know, it learns through the hook
+ * installed with rcu_set_force_check().
  *
  * Locking: one grace period runs at a time, and writers that arrive while
  * it runs share the next one (gp_lock guards who runs it);
@@ -33,8 +36,6 @@
 #define RCU_QUICK_SPINS 5           /* of them a spin apart, then a nap */
 #define RCU_QUICK_SPIN_NS 2000
 #define RCU_QUICK_NAP_NS 50000
-/* This many queued callbacks make a grace period force at once. */
-#define RCU_CALL_MIN_SIZE 30
 
 /* Read by every outermost lock, written once per grace period. */
 unsigned long rcu_gp_ctr __attribute__((aligned(64))) = RCU_GP_LOCKED;
@@ -53,8 +54,8 @@ static struct rcu_reader_data *registry;
 static unsigned registered_threads;
 static QemuEvent rcu_gp_event;
 static pthread_key_t reader_exit_key;
-static int atfork_depth = 1;
-static bool fork_handled;       /* this fork's prepare handler did its work */
+/* Asked by a polling grace period whether to force now (see should_force). */
+static bool (*force_check)(void);
 
 /* Threads that have queued callbacks (under the registry lock), and whether
  * a fork is waiting for their enqueues to finish. */
@@ -353,12 +354,25 @@ static bool reader_is_quiescent(struct rcu_reader_data *r)
     return ctr == 0 || ctr == __atomic_load_n(&rcu_gp_ctr, __ATOMIC_RELAXED);
 }
 
+/*
+ * A hook rather than a counter of "hurry" requests that the callbacks layer
+ * raises and lowers: its condition is a threshold on the number of queued
+ * callbacks, which changes with every call_rcu1(), so a counter would need
+ * threshold crossings tracked on call_rcu1's path and repaired after fork.
+ * The hook asks the same question at the same moments as a direct call did.
+ */
+void rcu_set_force_check(bool (*check)(void))
+{
+    __atomic_store_n(&force_check, check, __ATOMIC_RELEASE);
+}
+
 static bool should_force(bool expedite, int polls)
 {
+    bool (*check)(void) = __atomic_load_n(&force_check, __ATOMIC_ACQUIRE);
+
     return expedite || polls >= RCU_POLLS ||
            __atomic_load_n(&gp_expedite_waiters, __ATOMIC_RELAXED) > 0 ||
-           rcu_callbacks_pending() >= RCU_CALL_MIN_SIZE ||
-           __atomic_load_n(&rcu_drains_in_progress, __ATOMIC_RELAXED) > 0;
+           (check != NULL && check());
 }
 
 /*
@@ -496,28 +510,16 @@ bool poll_state_synchronize_rcu(unsigned long cookie)
     return (long)(__atomic_load_n(&gp_seq, __ATOMIC_ACQUIRE) - cookie) >= 0;
 }
 
-void rcu_get_stats(struct rcu_stats *out)
+void rcu_grace_period_stats(struct rcu_stats *out)
 {
-    memset(out, 0, sizeof(*out));
     out->grace_periods = __atomic_load_n(&gp_seq, __ATOMIC_ACQUIRE) / 2;
     pthread_mutex_lock(&rcu_registry_lock);
     out->registered_threads = registered_threads;
     pthread_mutex_unlock(&rcu_registry_lock);
     out->membarrier = rcu_membarrier_active;
-    rcu_callbacks_stats(out);
 }
 
 /* ---- Fork ---------------------------------------------------------------- */
-
-void rcu_enable_atfork(void)
-{
-    __atomic_fetch_add(&atfork_depth, 1, __ATOMIC_RELAXED);
-}
-
-void rcu_disable_atfork(void)
-{
-    __atomic_fetch_sub(&atfork_depth, 1, __ATOMIC_RELAXED);
-}
 
 /*
  * Before fork, take the registry lock (held only briefly) and wait until no
@@ -528,12 +530,8 @@ void rcu_disable_atfork(void)
  * for the GIL), so waiting for it could deadlock.  The child rebuilds
  * writer state instead.
  */
-static void fork_prepare(void)
+void rcu_fork_prepare(void)
 {
-    fork_handled = __atomic_load_n(&atfork_depth, __ATOMIC_RELAXED) >= 1;
-    if (!fork_handled) {
-        return;
-    }
     pthread_mutex_lock(&rcu_registry_lock);
     __atomic_store_n(&rcu_forking, true, __ATOMIC_RELAXED);
     smp_mb_global();
@@ -544,23 +542,18 @@ static void fork_prepare(void)
     }
 }
 
-static void fork_parent(void)
+void rcu_fork_parent(void)
 {
-    if (fork_handled) {
-        __atomic_store_n(&rcu_forking, false, __ATOMIC_RELEASE);
-        pthread_mutex_unlock(&rcu_registry_lock);
-    }
+    __atomic_store_n(&rcu_forking, false, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&rcu_registry_lock);
 }
 
 /* Only the forking thread exists now; it keeps its record, including an
  * open section, so a guard held across fork still works in the child. */
-static void fork_child(void)
+void rcu_fork_child(void)
 {
     struct rcu_reader_data *self = &rcu_reader;
 
-    if (!fork_handled) {
-        return;
-    }
     rcu_forking = false;
     pthread_mutex_init(&gp_lock, NULL);
     pthread_cond_init(&gp_done, NULL);
@@ -587,20 +580,15 @@ static void fork_child(void)
         rcu_membarrier_active =
             sys_membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
     }
-    rcu_callbacks_fork_child();
-    rcu_completions_fork_child();
 }
 
 /* ---- Start-up ---------------------------------------------------------- */
 
-__attribute__((constructor)) static void rcu_init(void)
+void rcu_start(void)
 {
     rcu_membarrier_active = membarrier_setup();
-    if (pthread_key_create(&reader_exit_key, reader_exit) != 0 ||
-        pthread_atfork(fork_prepare, fork_parent, fork_child) != 0) {
-        qemu_rcu_fatal("cannot set up thread-exit and fork handlers");
+    if (pthread_key_create(&reader_exit_key, reader_exit) != 0) {
+        qemu_rcu_fatal("cannot set up the thread-exit handler");
     }
     qemu_event_init(&rcu_gp_event, true);
-    rcu_callbacks_start();
-    rcu_register_thread();
 }

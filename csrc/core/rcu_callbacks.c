@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Deferred callbacks: call_rcu1's wait-free queue, the one thread that runs
- * callbacks after a grace period, and drain_call_rcu.
+ * Deferred callbacks: call_rcu1's wait-free queue and the one thread that
+ * runs callbacks after a grace period.  Calls down into rcu.c only (grace
+ * periods, registration, the fork-safe enqueue bracket); drain_call_rcu,
+ * which waits here, lives a layer up in rcu_completion.c.
  *
  * The queue is a multi-producer, single-consumer list with a permanent
  * dummy node: producers swap themselves in as the tail and then link the
@@ -19,8 +21,8 @@
 /* Let producers fill the next batch this long without contending with the
  * callback thread, unless someone waits for callbacks to run. */
 #define RCU_BATCH_PAUSE_NS 10000000
-
-int rcu_drains_in_progress;
+/* This many queued callbacks make a grace period force at once. */
+#define RCU_CALL_MIN_SIZE 30
 
 static struct rcu_head dummy;
 
@@ -43,12 +45,17 @@ static struct {
 static QemuEvent rcu_call_ready_event;
 static QemuEvent rcu_hurry_event;
 static int hurry;
+/* Drains waiting for callbacks (rcu_callbacks_drain_begin). */
+static int drains_waiting;
 
 static __thread bool on_callback_thread;
 
-int rcu_callbacks_pending(void)
+/* The hook rcu.c asks while a grace period polls: callbacks piling up, or a
+ * drain waiting, make it force at once. */
+static bool grace_period_must_force(void)
 {
-    return __atomic_load_n(&producer.count, __ATOMIC_RELAXED);
+    return __atomic_load_n(&producer.count, __ATOMIC_RELAXED) >= RCU_CALL_MIN_SIZE ||
+           __atomic_load_n(&drains_waiting, __ATOMIC_RELAXED) > 0;
 }
 
 #ifdef QEMU_RCU_TEST_HOOKS
@@ -139,11 +146,21 @@ void rcu_callbacks_hurry(void)
     qemu_event_set(&rcu_hurry_event);
 }
 
+void rcu_callbacks_drain_begin(void)
+{
+    __atomic_fetch_add(&drains_waiting, 1, __ATOMIC_SEQ_CST);
+}
+
+void rcu_callbacks_drain_end(void)
+{
+    __atomic_fetch_sub(&drains_waiting, 1, __ATOMIC_SEQ_CST);
+}
+
 static void pause_between_batches(void)
 {
     qemu_event_reset(&rcu_hurry_event);
     if (__atomic_exchange_n(&hurry, 0, __ATOMIC_SEQ_CST) ||
-        __atomic_load_n(&rcu_drains_in_progress, __ATOMIC_SEQ_CST) > 0) {
+        __atomic_load_n(&drains_waiting, __ATOMIC_SEQ_CST) > 0) {
         return;
     }
     qemu_event_timedwait(&rcu_hurry_event, RCU_BATCH_PAUSE_NS);
@@ -261,6 +278,7 @@ static void *call_rcu_thread(void *arg)
 
 void rcu_callbacks_start(void)
 {
+    rcu_set_force_check(grace_period_must_force);
     qemu_event_init(&rcu_call_ready_event, false);
     qemu_event_init(&rcu_hurry_event, false);
     if (!rcu_start_helper_thread(call_rcu_thread)) {
@@ -298,29 +316,6 @@ void rcu_callbacks_stats(struct rcu_stats *out)
     out->callbacks_invoked = __atomic_load_n(&consumer.invoked, __ATOMIC_RELAXED);
 }
 
-/* ---- Drain -------------------------------------------------------------- */
-
-void drain_call_rcu(void)
-{
-    struct rcu_completion *c;
-
-    if (rcu_reader.depth > 0) {
-        qemu_rcu_fatal("drain_call_rcu() called inside a read-side critical "
-                       "section; the callbacks it waits for need that "
-                       "section to end");
-    }
-    if (on_callback_thread) {
-        qemu_rcu_fatal("drain_call_rcu() called from an RCU callback; the "
-                       "callback thread would wait for itself");
-    }
-    c = rcu_completion_new(true);
-    if (c == NULL) {
-        qemu_rcu_fatal("drain_call_rcu(): out of memory");
-    }
-    rcu_completion_wait(c, -1);
-    rcu_completion_free(c);
-}
-
 /* ---- Fork -------------------------------------------------------------- */
 
 /*
@@ -337,6 +332,9 @@ void rcu_callbacks_fork_child(void)
     int count = !has_dummy;                 /* the head is pending unless dummy */
 
     hurry = 0;
+    /* Drains under way before the fork stop counting (see
+     * rcu_completions_fork_child, which runs next). */
+    drains_waiting = 0;
     if (on_callback_thread) {
         return;
     }
