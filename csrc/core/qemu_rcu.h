@@ -71,9 +71,9 @@ struct rcu_reader_data {
     bool registered;
     struct rcu_reader_data *next_, **pprev_;
     Notifier *force_rcu_;
-    bool producer_;         /* has queued callbacks: fork waits for it */
-    bool enqueuing_;        /* between taking the queue's tail and linking */
-    struct rcu_reader_data *producer_next_;
+    bool queuing_thread_;   /* has queued callbacks: on the list fork checks */
+    bool mid_enqueue_;      /* between taking the queue's tail and linking */
+    struct rcu_reader_data *next_queuing_thread_;
 };
 
 /* Counters from rcu_get_stats(); each is a snapshot, not a consistent set. */
@@ -141,7 +141,11 @@ struct qemu_rcu_read_mostly {
     bool forking;           /* a fork waits for enqueues to finish */
 } __attribute__((aligned(64)));
 QEMU_RCU_EXPORT extern struct qemu_rcu_read_mostly qemu_rcu_read_mostly;
-#define rcu_membarrier_active (qemu_rcu_read_mostly.membarrier)
+/* Whether readers skip their fence, read-only (a const lvalue, as in capsule
+ * mode: its address fits the capsule's table).  Only the core writes the
+ * flag, as qemu_rcu_read_mostly.membarrier. */
+#define rcu_membarrier_active \
+    (*(const bool *)&qemu_rcu_read_mostly.membarrier)
 QEMU_RCU_EXPORT extern QEMU_RCU_TLS struct rcu_reader_data rcu_reader;
 
 /* This thread's reader record (QEMU's accessor name). */

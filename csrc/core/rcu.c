@@ -59,8 +59,7 @@ static bool (*force_check)(void);
 
 /* Threads that have queued callbacks (under the registry lock), and whether
  * a fork is waiting for their enqueues to finish. */
-static struct rcu_reader_data *producers;
-#define rcu_forking (qemu_rcu_read_mostly.forking)
+static struct rcu_reader_data *queuing_threads;
 
 /* Grace-period sequence for the polled API: odd while one is running, and
  * advanced by two for each one completed. */
@@ -132,7 +131,7 @@ static bool membarrier_setup(void)
  * readers pay for their own. */
 static void smp_mb_global(void)
 {
-    if (rcu_membarrier_active) {
+    if (qemu_rcu_read_mostly.membarrier) {
         if (sys_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) {
             qemu_rcu_fatal("membarrier failed (errno %d)", errno);
         }
@@ -171,36 +170,36 @@ static void unregister_locked(struct rcu_reader_data *r)
     registered_threads--;
 }
 
-static void remove_producer_locked(struct rcu_reader_data *r)
+static void remove_queuing_thread_locked(struct rcu_reader_data *r)
 {
-    for (struct rcu_reader_data **p = &producers; *p; p = &(*p)->producer_next_) {
+    for (struct rcu_reader_data **p = &queuing_threads; *p; p = &(*p)->next_queuing_thread_) {
         if (*p == r) {
-            *p = r->producer_next_;
+            *p = r->next_queuing_thread_;
             break;
         }
     }
-    r->producer_ = false;
+    r->queuing_thread_ = false;
 }
 
-void rcu_producer_slow(struct rcu_reader_data *self)
+void rcu_enqueue_begin_slow(struct rcu_reader_data *self)
 {
-    if (!self->producer_) {
+    if (!self->queuing_thread_) {
         pthread_mutex_lock(&rcu_registry_lock);
-        self->producer_next_ = producers;
-        producers = self;
-        self->producer_ = true;
+        self->next_queuing_thread_ = queuing_threads;
+        queuing_threads = self;
+        self->queuing_thread_ = true;
         pthread_mutex_unlock(&rcu_registry_lock);
         /* Gives the thread an exit destructor that takes it off the list. */
         pthread_setspecific(reader_exit_key, self);
     }
     for (;;) {
-        __atomic_store_n(&self->enqueuing_, true, __ATOMIC_RELAXED);
+        __atomic_store_n(&self->mid_enqueue_, true, __ATOMIC_RELAXED);
         qemu_rcu_reader_barrier();
-        if (!__atomic_load_n(&rcu_forking, __ATOMIC_RELAXED)) {
+        if (!__atomic_load_n(&qemu_rcu_read_mostly.forking, __ATOMIC_RELAXED)) {
             return;
         }
-        __atomic_store_n(&self->enqueuing_, false, __ATOMIC_RELEASE);
-        while (__atomic_load_n(&rcu_forking, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&self->mid_enqueue_, false, __ATOMIC_RELEASE);
+        while (__atomic_load_n(&qemu_rcu_read_mostly.forking, __ATOMIC_ACQUIRE)) {
             wait_a_moment();
         }
     }
@@ -233,7 +232,7 @@ void rcu_unregister_thread(void)
     if (!r->registered) {
         return;
     }
-    if (!r->producer_) {
+    if (!r->queuing_thread_) {
         pthread_setspecific(reader_exit_key, NULL);   /* nothing left to undo */
     }
     pthread_mutex_lock(&rcu_registry_lock);
@@ -241,7 +240,7 @@ void rcu_unregister_thread(void)
     pthread_mutex_unlock(&rcu_registry_lock);
 }
 
-/* A registered or producing thread is exiting: a section it left open ends
+/* A registered or queuing thread is exiting: a section it left open ends
  * with it, and its record leaves every list. */
 static void reader_exit(void *arg)
 {
@@ -253,8 +252,8 @@ static void reader_exit(void *arg)
     if (r->registered) {
         unregister_locked(r);
     }
-    if (r->producer_) {
-        remove_producer_locked(r);
+    if (r->queuing_thread_) {
+        remove_queuing_thread_locked(r);
     }
     r->force_rcu_ = NULL;
     pthread_mutex_unlock(&rcu_registry_lock);
@@ -516,16 +515,16 @@ void rcu_grace_period_stats(struct rcu_stats *out)
     pthread_mutex_lock(&rcu_registry_lock);
     out->registered_threads = registered_threads;
     pthread_mutex_unlock(&rcu_registry_lock);
-    out->membarrier = rcu_membarrier_active;
+    out->membarrier = qemu_rcu_read_mostly.membarrier;
 }
 
 /* ---- Fork ---------------------------------------------------------------- */
 
 /*
  * Before fork, take the registry lock (held only briefly) and wait until no
- * producer is between taking the queue's tail and linking its node, which
- * takes a few instructions; a fork copying that gap would cut the child's
- * queue short.  A running grace period is not waited for: it can wait on a
+ * queuing thread is between taking the queue's tail and linking its node,
+ * which takes a few instructions; a fork copying that gap would cut the
+ * child's queue short.  A running grace period is not waited for: it can wait on a
  * reader that needs the forking thread (for example a Python thread waiting
  * for the GIL), so waiting for it could deadlock.  The child rebuilds
  * writer state instead.
@@ -533,10 +532,10 @@ void rcu_grace_period_stats(struct rcu_stats *out)
 void rcu_fork_prepare(void)
 {
     pthread_mutex_lock(&rcu_registry_lock);
-    __atomic_store_n(&rcu_forking, true, __ATOMIC_RELAXED);
+    __atomic_store_n(&qemu_rcu_read_mostly.forking, true, __ATOMIC_RELAXED);
     smp_mb_global();
-    for (struct rcu_reader_data *r = producers; r; r = r->producer_next_) {
-        while (__atomic_load_n(&r->enqueuing_, __ATOMIC_ACQUIRE)) {
+    for (struct rcu_reader_data *r = queuing_threads; r; r = r->next_queuing_thread_) {
+        while (__atomic_load_n(&r->mid_enqueue_, __ATOMIC_ACQUIRE)) {
             wait_a_moment();
         }
     }
@@ -544,7 +543,7 @@ void rcu_fork_prepare(void)
 
 void rcu_fork_parent(void)
 {
-    __atomic_store_n(&rcu_forking, false, __ATOMIC_RELEASE);
+    __atomic_store_n(&qemu_rcu_read_mostly.forking, false, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&rcu_registry_lock);
 }
 
@@ -554,7 +553,7 @@ void rcu_fork_child(void)
 {
     struct rcu_reader_data *self = &rcu_reader;
 
-    rcu_forking = false;
+    qemu_rcu_read_mostly.forking = false;
     pthread_mutex_init(&gp_lock, NULL);
     pthread_cond_init(&gp_done, NULL);
     gp_running = false;
@@ -566,18 +565,18 @@ void rcu_fork_child(void)
         list_insert(&registry, self);
         registered_threads = 1;
     }
-    producers = NULL;
-    if (self->producer_) {
-        self->producer_next_ = NULL;
-        producers = self;
+    queuing_threads = NULL;
+    if (self->queuing_thread_) {
+        self->next_queuing_thread_ = NULL;
+        queuing_threads = self;
     }
     self->waiting = false;
     /* A grace period cut off by fork did not complete. */
     gp_seq &= ~1UL;
     qemu_event_init(&rcu_gp_event, true);
-    if (rcu_membarrier_active) {
+    if (qemu_rcu_read_mostly.membarrier) {
         /* Only this thread runs, so readers can switch barriers safely. */
-        rcu_membarrier_active =
+        qemu_rcu_read_mostly.membarrier =
             sys_membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
     }
 }
@@ -586,7 +585,7 @@ void rcu_fork_child(void)
 
 void rcu_start(void)
 {
-    rcu_membarrier_active = membarrier_setup();
+    qemu_rcu_read_mostly.membarrier = membarrier_setup();
     if (pthread_key_create(&reader_exit_key, reader_exit) != 0) {
         qemu_rcu_fatal("cannot set up the thread-exit handler");
     }

@@ -48,33 +48,34 @@ HIDDEN void rcu_fork_prepare(void);
 HIDDEN void rcu_fork_parent(void);
 HIDDEN void rcu_fork_child(void);
 
-/* Bracket a producer's enqueue, so that fork never copies a half-linked
- * queue into the child.  Either the fork (rcu_fork_prepare) sees us
- * enqueuing and waits, or we see the fork and wait: our barrier pairs with
- * its smp_mb_global(), so with membarrier producers pay only a compiler
+/* Bracket an enqueue on the callback queue: no fork copies the process
+ * between rcu_enqueue_begin() and rcu_enqueue_end(), so no child inherits a
+ * half-linked queue.  Either the fork (rcu_fork_prepare) sees us mid-enqueue
+ * and waits, or we see the fork and wait: our barrier pairs with its
+ * smp_mb_global(), so with membarrier a queuing thread pays only a compiler
  * barrier, as readers do.  The first enqueue of a thread, or one that meets
  * a fork, takes the slow path.  Not re-entrant: a signal handler must not
  * queue callbacks (call_rcu1 is not async-signal-safe). */
-HIDDEN void rcu_producer_slow(struct rcu_reader_data *self);
+HIDDEN void rcu_enqueue_begin_slow(struct rcu_reader_data *self);
 
-static inline void rcu_producer_enter(void)
+static inline void rcu_enqueue_begin(void)
 {
     struct rcu_reader_data *self = &rcu_reader;
 
-    if (__builtin_expect(self->producer_, 1)) {
-        __atomic_store_n(&self->enqueuing_, true, __ATOMIC_RELAXED);
+    if (__builtin_expect(self->queuing_thread_, 1)) {
+        __atomic_store_n(&self->mid_enqueue_, true, __ATOMIC_RELAXED);
         qemu_rcu_reader_barrier();
         if (__builtin_expect(!__atomic_load_n(&qemu_rcu_read_mostly.forking,
                                               __ATOMIC_RELAXED), 1)) {
             return;
         }
     }
-    rcu_producer_slow(self);
+    rcu_enqueue_begin_slow(self);
 }
 
-static inline void rcu_producer_exit(void)
+static inline void rcu_enqueue_end(void)
 {
-    __atomic_store_n(&rcu_reader.enqueuing_, false, __ATOMIC_RELEASE);
+    __atomic_store_n(&rcu_reader.mid_enqueue_, false, __ATOMIC_RELEASE);
 }
 
 /* ---- rcu_callbacks.c: the callback queue and its thread ----------------- */
