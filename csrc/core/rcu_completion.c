@@ -2,12 +2,14 @@
 /*
  * Completions: waits that a binding can take in slices, with a timeout and
  * room for Ctrl-C between slices (the Python layer's synchronize_rcu and
- * drain_call_rcu), and the C drain_call_rcu, which takes one in one piece.
- * The top layer of the core but domain.c: it calls down into the callbacks
- * layer and rcu.c, and nothing calls into it but the bindings and domain.c.
- * A drain is a callback queued behind the caller's callbacks.  A grace period is served by a helper thread, so the waiter
- * never waits for callbacks queued before it; one grace period serves every
- * request that arrived before it started.
+ * drain_call_rcu), and the C drain_call_rcu, which waits for one at once.
+ * The top layer below domain.c: it calls down into the callbacks layer and
+ * rcu.c, and only the bindings and domain.c call into it.
+ *
+ * A drain is a callback queued behind the caller's callbacks.  A grace
+ * period is served by a helper thread, so the waiter never waits for
+ * callbacks queued before it; one grace period serves every request that
+ * arrived before it started.
  */
 #define _GNU_SOURCE
 #include "rcu_internal.h"
