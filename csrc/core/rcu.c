@@ -192,12 +192,7 @@ void rcu_enqueue_begin_slow(struct rcu_reader_data *self)
         /* Gives the thread an exit destructor that takes it off the list. */
         pthread_setspecific(reader_exit_key, self);
     }
-    for (;;) {
-        __atomic_store_n(&self->mid_enqueue_, true, __ATOMIC_RELAXED);
-        qemu_rcu_reader_barrier();
-        if (!__atomic_load_n(&qemu_rcu_read_mostly.forking, __ATOMIC_RELAXED)) {
-            return;
-        }
+    while (!rcu_enqueue_try_begin(self)) {
         __atomic_store_n(&self->mid_enqueue_, false, __ATOMIC_RELEASE);
         while (__atomic_load_n(&qemu_rcu_read_mostly.forking, __ATOMIC_ACQUIRE)) {
             wait_a_moment();

@@ -58,17 +58,22 @@ HIDDEN void rcu_fork_child(void);
  * queue callbacks (call_rcu1 is not async-signal-safe). */
 HIDDEN void rcu_enqueue_begin_slow(struct rcu_reader_data *self);
 
+/* Mark self mid-enqueue; true unless a fork has begun, in which case the
+ * mark must be taken back before waiting for the fork to end. */
+static inline bool rcu_enqueue_try_begin(struct rcu_reader_data *self)
+{
+    __atomic_store_n(&self->mid_enqueue_, true, __ATOMIC_RELAXED);
+    qemu_rcu_reader_barrier();
+    return !__atomic_load_n(&qemu_rcu_read_mostly.forking, __ATOMIC_RELAXED);
+}
+
 static inline void rcu_enqueue_begin(void)
 {
     struct rcu_reader_data *self = &rcu_reader;
 
-    if (__builtin_expect(self->queuing_thread_, 1)) {
-        __atomic_store_n(&self->mid_enqueue_, true, __ATOMIC_RELAXED);
-        qemu_rcu_reader_barrier();
-        if (__builtin_expect(!__atomic_load_n(&qemu_rcu_read_mostly.forking,
-                                              __ATOMIC_RELAXED), 1)) {
-            return;
-        }
+    if (__builtin_expect(self->queuing_thread_, 1) &&
+        __builtin_expect(rcu_enqueue_try_begin(self), 1)) {
+        return;
     }
     rcu_enqueue_begin_slow(self);
 }
