@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The RCU domain as a whole, on top of its layers
+ * The RCU domain as a whole, on top of its layers:
  *
  *     event.c <- rcu.c <- rcu_callbacks.c <- rcu_completion.c <- domain.c
  *
- * (each calls only the ones to its left).  This file owns the order of
+ * Each file calls only those to its left (docs/design.md, "Layers").  This file owns the order of
  * start-up (grace periods, then the callback thread) and of fork (one set
  * of atfork handlers that call each layer's own), whether fork is handled
  * at all, and the statistics that span layers.
