@@ -15,18 +15,21 @@
  *    QEMU_RCU_CORE before including it; every function is a direct call.
  *  - In any other C extension, include it as is, call import_qemu_rcu() once
  *    before any other RCU call (from the module's init function, or any
- *    thread: it takes the GIL itself) and use the same names: they reach the one RCU domain of the process through the capsule
+ *    thread: it takes the GIL itself) and use the same names: they reach
+ *    the one RCU domain of the process through the capsule
  *    "qemu_rcu._native._C_API".  Every translation unit that uses RCU calls
  *    import_qemu_rcu() once, or shares one pointer (QEMU_RCU_API_EXTERN).
  *
- * Differences from QEMU, all deliberate: a thread is registered on its first
- * rcu_read_lock() and unregistered when it exits; registering twice or
- * unregistering twice is harmless; synchronize_rcu() or drain_call_rcu()
+ * Differences from QEMU, all deliberate (docs/design.md, "Differences from
+ * QEMU"): a thread is registered on its first rcu_read_lock() and
+ * unregistered when it exits; registering twice or unregistering twice is
+ * harmless; synchronize_rcu(), drain_call_rcu() or rcu_unregister_thread()
  * inside the caller's own read-side section, drain_call_rcu() from a
- * callback, and an unbalanced rcu_read_unlock() print what went wrong and
- * abort instead of hanging or corrupting state; the grace-period counter is
- * snapshotted at full width; a process forked inside a read-side section
- * stays inside it in the child and keeps working.
+ * callback, a callback that returns inside a section it opened, and an
+ * unbalanced rcu_read_unlock() print what went wrong and abort instead of
+ * hanging or corrupting state; the grace-period counter is snapshotted at
+ * full width; a process forked inside a read-side section stays inside it
+ * in the child and keeps working.
  */
 #ifndef QEMU_RCU_H
 #define QEMU_RCU_H
@@ -71,9 +74,9 @@ struct rcu_reader_data {
     bool registered;
     struct rcu_reader_data *next_, **pprev_;
     Notifier *force_rcu_;
-    bool producer_;         /* has queued callbacks: fork waits for it */
-    bool enqueuing_;        /* between taking the queue's tail and linking */
-    struct rcu_reader_data *producer_next_;
+    bool queuing_thread_;   /* has queued callbacks: on the list fork checks */
+    bool mid_enqueue_;      /* between taking the queue's tail and linking */
+    struct rcu_reader_data *next_queuing_thread_;
 };
 
 /* Counters from rcu_get_stats(); each is a snapshot, not a consistent set. */
@@ -86,7 +89,8 @@ struct rcu_stats {
     bool membarrier;              /* readers pay only a compiler barrier */
 };
 
-/* What the capsule "qemu_rcu._native._C_API" points to (see import_qemu_rcu()). */
+/* What the capsule "qemu_rcu._native._C_API" points to (see
+ * import_qemu_rcu()). */
 struct qemu_rcu_api {
     unsigned int version;                 /* QEMU_RCU_API_VERSION */
     unsigned int size;                    /* sizeof(struct qemu_rcu_api) */
@@ -141,7 +145,11 @@ struct qemu_rcu_read_mostly {
     bool forking;           /* a fork waits for enqueues to finish */
 } __attribute__((aligned(64)));
 QEMU_RCU_EXPORT extern struct qemu_rcu_read_mostly qemu_rcu_read_mostly;
-#define rcu_membarrier_active (qemu_rcu_read_mostly.membarrier)
+/* Whether readers skip their fence, read-only (a const lvalue, as in capsule
+ * mode: its address fits the capsule's table).  Only the core writes the
+ * flag, as qemu_rcu_read_mostly.membarrier. */
+#define rcu_membarrier_active \
+    (*(const bool *)&qemu_rcu_read_mostly.membarrier)
 QEMU_RCU_EXPORT extern QEMU_RCU_TLS struct rcu_reader_data rcu_reader;
 
 /* This thread's reader record (QEMU's accessor name). */
@@ -169,8 +177,9 @@ QEMU_RCU_EXPORT unsigned long get_state_synchronize_rcu(void);
 QEMU_RCU_EXPORT bool poll_state_synchronize_rcu(unsigned long cookie);
 
 /* Run func(head) once on the callback thread after a grace period.  Never
- * blocks; legal anywhere, including inside sections and callbacks.  head must
- * stay untouched until func runs.  Callbacks run in the order enqueued. */
+ * waits for readers or a grace period; legal inside sections and callbacks,
+ * but not in a signal handler (it is not async-signal-safe).  head must stay
+ * untouched until func runs.  Callbacks run in the order enqueued. */
 QEMU_RCU_EXPORT void call_rcu1(struct rcu_head *head, RCUCBFunc *func);
 /* Wait until every callback this thread enqueued earlier has returned.
  * Aborts with a message inside a read-side section or from a callback. */

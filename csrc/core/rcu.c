@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The grace-period engine: reader registry, synchronize_rcu and its
- * "poll, then force" wait for readers (QEMU 10.2), fork handling, start-up.
+ * "poll, then force" wait for readers (QEMU 10.2), and this layer's share of
+ * start-up and fork (domain.c calls them in order).  It calls nothing above
+ * it: what the callbacks layer needs it to know, it learns through the hook
+ * installed with rcu_set_force_check().
  *
  * Locking: one grace period runs at a time, and writers that arrive while
  * it runs share the next one (gp_lock guards who runs it);
@@ -33,8 +36,6 @@
 #define RCU_QUICK_SPINS 5           /* of them a spin apart, then a nap */
 #define RCU_QUICK_SPIN_NS 2000
 #define RCU_QUICK_NAP_NS 50000
-/* This many queued callbacks make a grace period force at once. */
-#define RCU_CALL_MIN_SIZE 30
 
 /* Read by every outermost lock, written once per grace period. */
 unsigned long rcu_gp_ctr __attribute__((aligned(64))) = RCU_GP_LOCKED;
@@ -53,13 +54,12 @@ static struct rcu_reader_data *registry;
 static unsigned registered_threads;
 static QemuEvent rcu_gp_event;
 static pthread_key_t reader_exit_key;
-static int atfork_depth = 1;
-static bool fork_handled;       /* this fork's prepare handler did its work */
+/* Asked by a polling grace period whether to force now (see should_force). */
+static bool (*force_check)(void);
 
 /* Threads that have queued callbacks (under the registry lock), and whether
  * a fork is waiting for their enqueues to finish. */
-static struct rcu_reader_data *producers;
-#define rcu_forking (qemu_rcu_read_mostly.forking)
+static struct rcu_reader_data *queuing_threads;
 
 /* Grace-period sequence for the polled API: odd while one is running, and
  * advanced by two for each one completed. */
@@ -131,7 +131,7 @@ static bool membarrier_setup(void)
  * readers pay for their own. */
 static void smp_mb_global(void)
 {
-    if (rcu_membarrier_active) {
+    if (qemu_rcu_read_mostly.membarrier) {
         if (sys_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) {
             qemu_rcu_fatal("membarrier failed (errno %d)", errno);
         }
@@ -170,36 +170,31 @@ static void unregister_locked(struct rcu_reader_data *r)
     registered_threads--;
 }
 
-static void remove_producer_locked(struct rcu_reader_data *r)
+static void remove_queuing_thread_locked(struct rcu_reader_data *r)
 {
-    for (struct rcu_reader_data **p = &producers; *p; p = &(*p)->producer_next_) {
+    for (struct rcu_reader_data **p = &queuing_threads; *p; p = &(*p)->next_queuing_thread_) {
         if (*p == r) {
-            *p = r->producer_next_;
+            *p = r->next_queuing_thread_;
             break;
         }
     }
-    r->producer_ = false;
+    r->queuing_thread_ = false;
 }
 
-void rcu_producer_slow(struct rcu_reader_data *self)
+void rcu_enqueue_begin_slow(struct rcu_reader_data *self)
 {
-    if (!self->producer_) {
+    if (!self->queuing_thread_) {
         pthread_mutex_lock(&rcu_registry_lock);
-        self->producer_next_ = producers;
-        producers = self;
-        self->producer_ = true;
+        self->next_queuing_thread_ = queuing_threads;
+        queuing_threads = self;
+        self->queuing_thread_ = true;
         pthread_mutex_unlock(&rcu_registry_lock);
         /* Gives the thread an exit destructor that takes it off the list. */
         pthread_setspecific(reader_exit_key, self);
     }
-    for (;;) {
-        __atomic_store_n(&self->enqueuing_, true, __ATOMIC_RELAXED);
-        qemu_rcu_reader_barrier();
-        if (!__atomic_load_n(&rcu_forking, __ATOMIC_RELAXED)) {
-            return;
-        }
-        __atomic_store_n(&self->enqueuing_, false, __ATOMIC_RELEASE);
-        while (__atomic_load_n(&rcu_forking, __ATOMIC_ACQUIRE)) {
+    while (!rcu_enqueue_try_begin(self)) {
+        __atomic_store_n(&self->mid_enqueue_, false, __ATOMIC_RELEASE);
+        while (__atomic_load_n(&qemu_rcu_read_mostly.forking, __ATOMIC_ACQUIRE)) {
             wait_a_moment();
         }
     }
@@ -232,7 +227,7 @@ void rcu_unregister_thread(void)
     if (!r->registered) {
         return;
     }
-    if (!r->producer_) {
+    if (!r->queuing_thread_) {
         pthread_setspecific(reader_exit_key, NULL);   /* nothing left to undo */
     }
     pthread_mutex_lock(&rcu_registry_lock);
@@ -240,7 +235,7 @@ void rcu_unregister_thread(void)
     pthread_mutex_unlock(&rcu_registry_lock);
 }
 
-/* A registered or producing thread is exiting: a section it left open ends
+/* A registered or queuing thread is exiting: a section it left open ends
  * with it, and its record leaves every list. */
 static void reader_exit(void *arg)
 {
@@ -252,8 +247,8 @@ static void reader_exit(void *arg)
     if (r->registered) {
         unregister_locked(r);
     }
-    if (r->producer_) {
-        remove_producer_locked(r);
+    if (r->queuing_thread_) {
+        remove_queuing_thread_locked(r);
     }
     r->force_rcu_ = NULL;
     pthread_mutex_unlock(&rcu_registry_lock);
@@ -353,12 +348,25 @@ static bool reader_is_quiescent(struct rcu_reader_data *r)
     return ctr == 0 || ctr == __atomic_load_n(&rcu_gp_ctr, __ATOMIC_RELAXED);
 }
 
+/*
+ * A hook rather than a counter of "hurry" requests that the callbacks layer
+ * raises and lowers: its condition is a threshold on the number of queued
+ * callbacks, which changes with every call_rcu1(), so a counter would need
+ * threshold crossings tracked on call_rcu1's path and repaired after fork.
+ * The hook asks the same question at the same moments as a direct call did.
+ */
+void rcu_set_force_check(bool (*check)(void))
+{
+    __atomic_store_n(&force_check, check, __ATOMIC_RELEASE);
+}
+
 static bool should_force(bool expedite, int polls)
 {
+    bool (*check)(void) = __atomic_load_n(&force_check, __ATOMIC_ACQUIRE);
+
     return expedite || polls >= RCU_POLLS ||
            __atomic_load_n(&gp_expedite_waiters, __ATOMIC_RELAXED) > 0 ||
-           rcu_callbacks_pending() >= RCU_CALL_MIN_SIZE ||
-           __atomic_load_n(&rcu_drains_in_progress, __ATOMIC_RELAXED) > 0;
+           (check != NULL && check());
 }
 
 /*
@@ -496,72 +504,51 @@ bool poll_state_synchronize_rcu(unsigned long cookie)
     return (long)(__atomic_load_n(&gp_seq, __ATOMIC_ACQUIRE) - cookie) >= 0;
 }
 
-void rcu_get_stats(struct rcu_stats *out)
+void rcu_grace_period_stats(struct rcu_stats *out)
 {
-    memset(out, 0, sizeof(*out));
     out->grace_periods = __atomic_load_n(&gp_seq, __ATOMIC_ACQUIRE) / 2;
     pthread_mutex_lock(&rcu_registry_lock);
     out->registered_threads = registered_threads;
     pthread_mutex_unlock(&rcu_registry_lock);
-    out->membarrier = rcu_membarrier_active;
-    rcu_callbacks_stats(out);
+    out->membarrier = qemu_rcu_read_mostly.membarrier;
 }
 
 /* ---- Fork ---------------------------------------------------------------- */
 
-void rcu_enable_atfork(void)
-{
-    __atomic_fetch_add(&atfork_depth, 1, __ATOMIC_RELAXED);
-}
-
-void rcu_disable_atfork(void)
-{
-    __atomic_fetch_sub(&atfork_depth, 1, __ATOMIC_RELAXED);
-}
-
 /*
  * Before fork, take the registry lock (held only briefly) and wait until no
- * producer is between taking the queue's tail and linking its node, which
- * takes a few instructions; a fork copying that gap would cut the child's
- * queue short.  A running grace period is not waited for: it can wait on a
+ * queuing thread is between taking the queue's tail and linking its node,
+ * which takes a few instructions; a fork copying that gap would cut the
+ * child's queue short.  A running grace period is not waited for: it can wait on a
  * reader that needs the forking thread (for example a Python thread waiting
  * for the GIL), so waiting for it could deadlock.  The child rebuilds
  * writer state instead.
  */
-static void fork_prepare(void)
+void rcu_fork_prepare(void)
 {
-    fork_handled = __atomic_load_n(&atfork_depth, __ATOMIC_RELAXED) >= 1;
-    if (!fork_handled) {
-        return;
-    }
     pthread_mutex_lock(&rcu_registry_lock);
-    __atomic_store_n(&rcu_forking, true, __ATOMIC_RELAXED);
+    __atomic_store_n(&qemu_rcu_read_mostly.forking, true, __ATOMIC_RELAXED);
     smp_mb_global();
-    for (struct rcu_reader_data *r = producers; r; r = r->producer_next_) {
-        while (__atomic_load_n(&r->enqueuing_, __ATOMIC_ACQUIRE)) {
+    for (struct rcu_reader_data *r = queuing_threads; r; r = r->next_queuing_thread_) {
+        while (__atomic_load_n(&r->mid_enqueue_, __ATOMIC_ACQUIRE)) {
             wait_a_moment();
         }
     }
 }
 
-static void fork_parent(void)
+void rcu_fork_parent(void)
 {
-    if (fork_handled) {
-        __atomic_store_n(&rcu_forking, false, __ATOMIC_RELEASE);
-        pthread_mutex_unlock(&rcu_registry_lock);
-    }
+    __atomic_store_n(&qemu_rcu_read_mostly.forking, false, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&rcu_registry_lock);
 }
 
 /* Only the forking thread exists now; it keeps its record, including an
  * open section, so a guard held across fork still works in the child. */
-static void fork_child(void)
+void rcu_fork_child(void)
 {
     struct rcu_reader_data *self = &rcu_reader;
 
-    if (!fork_handled) {
-        return;
-    }
-    rcu_forking = false;
+    qemu_rcu_read_mostly.forking = false;
     pthread_mutex_init(&gp_lock, NULL);
     pthread_cond_init(&gp_done, NULL);
     gp_running = false;
@@ -573,34 +560,29 @@ static void fork_child(void)
         list_insert(&registry, self);
         registered_threads = 1;
     }
-    producers = NULL;
-    if (self->producer_) {
-        self->producer_next_ = NULL;
-        producers = self;
+    queuing_threads = NULL;
+    if (self->queuing_thread_) {
+        self->next_queuing_thread_ = NULL;
+        queuing_threads = self;
     }
     self->waiting = false;
     /* A grace period cut off by fork did not complete. */
     gp_seq &= ~1UL;
     qemu_event_init(&rcu_gp_event, true);
-    if (rcu_membarrier_active) {
+    if (qemu_rcu_read_mostly.membarrier) {
         /* Only this thread runs, so readers can switch barriers safely. */
-        rcu_membarrier_active =
+        qemu_rcu_read_mostly.membarrier =
             sys_membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
     }
-    rcu_callbacks_fork_child();
-    rcu_completions_fork_child();
 }
 
 /* ---- Start-up ---------------------------------------------------------- */
 
-__attribute__((constructor)) static void rcu_init(void)
+void rcu_start(void)
 {
-    rcu_membarrier_active = membarrier_setup();
-    if (pthread_key_create(&reader_exit_key, reader_exit) != 0 ||
-        pthread_atfork(fork_prepare, fork_parent, fork_child) != 0) {
-        qemu_rcu_fatal("cannot set up thread-exit and fork handlers");
+    qemu_rcu_read_mostly.membarrier = membarrier_setup();
+    if (pthread_key_create(&reader_exit_key, reader_exit) != 0) {
+        qemu_rcu_fatal("cannot set up the thread-exit handler");
     }
     qemu_event_init(&rcu_gp_event, true);
-    rcu_callbacks_start();
-    rcu_register_thread();
 }

@@ -2,10 +2,14 @@
 /*
  * Completions: waits that a binding can take in slices, with a timeout and
  * room for Ctrl-C between slices (the Python layer's synchronize_rcu and
- * drain_call_rcu).  A drain is a callback queued behind the caller's
- * callbacks.  A grace period is served by a helper thread, so the waiter
- * never waits for callbacks queued before it; one grace period serves every
- * request that arrived before it started.
+ * drain_call_rcu), and the C drain_call_rcu, which waits for one at once.
+ * The top layer below domain.c: it calls down into the callbacks layer and
+ * rcu.c, and only the bindings and domain.c call into it.
+ *
+ * A drain is a callback queued behind the caller's callbacks.  A grace
+ * period is served by a helper thread, so the waiter never waits for
+ * callbacks queued before it; one grace period serves every request that
+ * arrived before it started.
  */
 #define _GNU_SOURCE
 #include "rcu_internal.h"
@@ -119,7 +123,7 @@ struct rcu_completion *rcu_completion_new(bool drain)
         return c;
     }
     /* Makes grace periods force until this drain is over. */
-    __atomic_fetch_add(&rcu_drains_in_progress, 1, __ATOMIC_SEQ_CST);
+    rcu_callbacks_drain_begin();
     call_rcu1(&c->head, drain_done);
     rcu_callbacks_hurry();
     return c;
@@ -133,19 +137,41 @@ bool rcu_completion_wait(struct rcu_completion *c, int64_t timeout_ns)
 void rcu_completion_free(struct rcu_completion *c)
 {
     if (c->drain && c->generation == fork_generation) {
-        __atomic_fetch_sub(&rcu_drains_in_progress, 1, __ATOMIC_SEQ_CST);
+        rcu_callbacks_drain_end();
     }
     completion_put(c);
 }
 
+void drain_call_rcu(void)
+{
+    struct rcu_completion *c;
+
+    if (rcu_reader.depth > 0) {
+        qemu_rcu_fatal("drain_call_rcu() called inside a read-side critical "
+                       "section; the callbacks it waits for need that "
+                       "section to end");
+    }
+    if (rcu_on_callback_thread()) {
+        qemu_rcu_fatal("drain_call_rcu() called from an RCU callback; the "
+                       "callback thread would wait for itself");
+    }
+    c = rcu_completion_new(true);
+    if (c == NULL) {
+        qemu_rcu_fatal("drain_call_rcu(): out of memory");
+    }
+    rcu_completion_wait(c, -1);
+    rcu_completion_free(c);
+}
+
 /* The helper is gone, with any request it had taken; a waiter that survives
  * (the forking thread) asks again (the Python layer does).  Drains other
- * threads had under way are gone too. */
+ * threads had under way are gone too: the callbacks layer's fork handler,
+ * which runs first, stopped counting them, and the new generation keeps
+ * their completions from being uncounted again. */
 void rcu_completions_fork_child(void)
 {
     pthread_mutex_init(&requests_lock, NULL);
     requests = NULL;
     helper_started = false;
-    rcu_drains_in_progress = 0;
     fork_generation++;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_callbacks.c: call_rcu1 and drain_call_rcu (facts 3.10 to 3.15).
- * call_rcu1 never blocks; a callback never runs before a section that was
- * open when it was queued has ended; FIFO per producer; callbacks run on
+ * test_callbacks.c: call_rcu1 and drain_call_rcu (docs/design.md,
+ * "A callback's life").  call_rcu1 never waits for a grace period; a
+ * callback never runs before a section that was open when it was queued
+ * has ended; callbacks run in the order each thread queued them; they run on
  * one thread that is not the caller's, may read-lock and may queue more
  * callbacks; drain_call_rcu waits for the caller's earlier callbacks; the
  * typed call_rcu and free_rcu macros.
@@ -14,7 +15,7 @@
 #include "testutil.h"
 
 /* Every callback in this file calls note_cb_thread(): all of them must run
- * on one and the same thread, which is not a producer. */
+ * on one and the same thread, which is not one that queued them. */
 static pthread_t cb_thread;
 static bool cb_thread_known;
 static int cb_thread_mismatch;
@@ -44,8 +45,8 @@ static void count_cb(struct rcu_head *head)
     tu_inc(&count_ran);
 }
 
-/* Facts 3.10: call_rcu1 returns at once even inside a section that is
- * blocking a grace period, and the callbacks wait for that section. */
+/* call_rcu1 returns at once even inside a section that is blocking a grace
+ * period, and the callbacks wait for that section. */
 #define NB_CALLBACKS 10000
 
 static void never_blocks_inside_section(void)
@@ -78,7 +79,8 @@ static void never_blocks_inside_section(void)
     free(nodes);
 }
 
-/* Facts 3.11 with the section on another thread. */
+/* A callback does not run while a section that was open when it was
+ * queued, here on another thread, is still open. */
 static struct holder *timing_holder;
 static int timing_saw_unlocking = -1;
 
@@ -107,7 +109,7 @@ static void waits_for_older_section(void)
     CHECK(timing_saw_unlocking == 1);
 }
 
-/* Facts 3.12: FIFO for one producer. */
+/* One thread's callbacks run in the order it queued them. */
 #define FIFO_N 100000
 
 static int fifo_next;
@@ -194,7 +196,7 @@ static void fifo_many_producers(void)
     free(nodes);
 }
 
-/* Facts 3.13: a callback may queue another; that one runs later.  Each
+/* A callback may queue another; that one runs later.  Each
  * drain queues its marker behind whatever is queued, so one more link of
  * the chain completes per drain. */
 #define CHAIN_LEN 5
@@ -246,7 +248,7 @@ static void callbacks_requeue(void)
          drains);
 }
 
-/* Facts 3.15: drain waits until the caller's earlier callbacks have
+/* drain_call_rcu waits until the caller's earlier callbacks have
  * returned, slow ones included. */
 static int slow_done;
 
@@ -272,7 +274,7 @@ static void drain_waits_for_slow_callbacks(void)
     drain_call_rcu();
 }
 
-/* Facts 3.13: the callback thread is registered, so a callback may read. */
+/* The callback thread is registered, so a callback may read. */
 static int rl_held, rl_released;
 
 static void read_lock_cb(struct rcu_head *head)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_counter.c: the grace-period counter is snapshotted at full width
- * (design.md 3.4; facts 2.12).  QEMU copies the counter through a 32-bit
- * local, so past 2^32 every reader looks "old" and a writer can only end a
- * grace period by catching the reader between two sections.  Here the
+ * (docs/design.md, "Differences from QEMU").  QEMU copies the counter
+ * through a 32-bit local, so past 2^32 every reader looks "old" and a
+ * writer can only end a grace period by catching the reader between two
+ * sections.  Here the
  * counter starts above 2^32: a reader's snapshot must equal it, and grace
  * periods must keep ending even against a reader that re-enters all the
  * time with long sections and tiny gaps, and a reader that entered after

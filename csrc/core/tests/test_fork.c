@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_fork.c: fork at any moment leaves a working RCU in the child
- * (design.md 3.5 and the "fork safety at any moment" trap of section 5).
+ * (docs/design.md, "Fork and exit"): outside and inside a section, while
+ * callbacks are queued and run, while a thread is half-way through
+ * call_rcu1, during grace periods, and with fork handling disabled.
  *
  * Every child runs under alarm() and reports through its exit code, so a
  * child that deadlocks fails the test instead of hanging it; the parent

@@ -4,7 +4,8 @@
  * that was in progress when it began (also a nested one, until its
  * outermost unlock), and for nothing that began later; several writers may
  * wait at once; polled and expedited grace periods; force-RCU notifiers;
- * the grace-period counters of rcu_get_stats().
+ * the grace-period counters of rcu_get_stats().  See docs/design.md,
+ * "Grace periods".
  */
 #include "testutil.h"
 
@@ -23,7 +24,7 @@ static void membarrier_setting(void)
     NOTE("membarrier active: %d", (int)rcu_membarrier_active);
 }
 
-/* Facts 3.1: a writer does not return while a reader that was inside when
+/* A writer does not return while a reader that was inside when
  * it started is still inside. */
 static void waits_for_reader(void)
 {
@@ -34,14 +35,14 @@ static void waits_for_reader(void)
                             "still inside its section");
 }
 
-/* Facts 3.2: sections that start after the writer began do not delay it. */
+/* Sections that start after the writer began do not delay it. */
 static void ignores_new_readers(void)
 {
     tu_check_sync_ignores_new_reader(TU_SOON_MS, "synchronize_rcu waited for "
                                      "a section that began after it");
 }
 
-/* Facts 3.3: after lock, lock, unlock the thread is still inside; only the
+/* After lock, lock, unlock the thread is still inside; only the
  * outermost unlock ends the section. */
 static void nesting(void)
 {
@@ -63,7 +64,7 @@ static void nesting(void)
 }
 
 /*
- * Facts 3.17: several writers at once, each satisfying the guarantee.
+ * Several writers at once, each satisfying the guarantee.
  *
  * Readers record, inside each section, the value of "epoch" they saw, and
  * INT_MAX right before unlocking.  A writer bumps epoch to e and then calls

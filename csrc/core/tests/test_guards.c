@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_guards.c: rcu_read_lock_held() and the scoped guards (facts 1.2,
- * 3.22).  RCU_READ_LOCK_GUARD() and WITH_RCU_READ_LOCK_GUARD() must unlock
- * exactly once whichever way the scope is left: falling off the end,
- * break, continue, return or goto.  "Exactly once" is checked through the
- * nesting depth: one unlock too many aborts (unbalanced), one too few
- * leaves depth > 0.
+ * test_guards.c: rcu_read_lock_held() and the scoped guards
+ * (docs/design.md, "The read path").  RCU_READ_LOCK_GUARD() and
+ * WITH_RCU_READ_LOCK_GUARD() must unlock exactly once whichever way the
+ * scope is left: falling off the end, break, continue, return or goto.
+ * "Exactly once" is checked through the nesting depth: one unlock too many
+ * aborts (unbalanced), one too few leaves depth > 0.
  */
 #include "testutil.h"
 

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_misuse.c: mistakes that QEMU turns into hangs or corruption must
- * print a message naming the mistake and abort (design.md 3.3, facts 3.4,
- * 3.5).  Each mistake runs in a forked child whose stderr is captured; the
- * child's watchdog turns a hang into SIGALRM, which fails the check.
+ * print a message naming the mistake and abort (docs/design.md,
+ * "Differences from QEMU").  Each mistake runs in a forked child whose
+ * stderr is captured; the child's watchdog turns a hang into SIGALRM, which
+ * fails the check.
  */
 #include "testutil.h"
 
@@ -36,7 +37,8 @@ static void correct_use_exits_cleanly(void)
     CHECKF(c.err[0] == '\0', "unexpected stderr: %s", c.err);
 }
 
-/* Facts 3.4: unlock without lock. */
+/* rcu_read_unlock() with no section open, first or after the last one
+ * ended, aborts naming it. */
 static void child_unlock_without_lock(void)
 {
     rcu_read_unlock();
@@ -59,7 +61,8 @@ static void unbalanced_unlock(void)
     CHECK_ABORTED_WITH(&c, "rcu_read_unlock");
 }
 
-/* Facts 3.5: waiting for a grace period inside one's own section. */
+/* Waiting for a grace period inside one's own section (outermost or
+ * nested) would wait forever: it aborts naming the call. */
 static void child_sync_in_section(void)
 {
     rcu_read_lock();
@@ -135,8 +138,8 @@ static void drain_from_callback(void)
     CHECK_ABORTED_WITH(&c, "drain_call_rcu", "callback");
 }
 
-/* design 3.2 / section 4: unregistering inside a section would make
- * writers stop waiting for a section that is still open. */
+/* Unregistering inside a section would make writers stop waiting for a
+ * section that is still open: it aborts naming the call. */
 static void child_unregister_in_section(void)
 {
     rcu_read_lock();

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_registration.c: the reader registry (design.md 3.1 and 3.2).
+ * test_registration.c: the reader registry (docs/design.md,
+ * "The read path" and "Fork and exit").
  * A thread's first rcu_read_lock() registers it; a thread that exits is
  * unregistered, even inside a section; register/unregister are idempotent;
  * writers (synchronize_rcu, call_rcu1, drain_call_rcu) need no
@@ -16,7 +17,7 @@ static unsigned registered_threads(void)
     return st.registered_threads;
 }
 
-/* Facts 3.8: the thread that loaded the core (here: main) is registered,
+/* The thread that loaded the core (here: main) is registered,
  * and so is the callback thread. */
 static void loader_thread_registered(void)
 {
@@ -26,7 +27,8 @@ static void loader_thread_registered(void)
 }
 
 /* A thread that never registered is registered by its first
- * rcu_read_lock(), so a writer waits for its section (facts 3.6 fixed). */
+ * rcu_read_lock(), so a writer waits for its section (in QEMU, a writer
+ * would not wait for it; docs/design.md, "Differences from QEMU"). */
 static void first_lock_registers(void)
 {
     struct holder h = { 0 };
@@ -167,7 +169,7 @@ static void many_threads_exit(void)
     synchronize_rcu();
 }
 
-/* Registering or unregistering twice is harmless (design 3.2), and a
+/* Registering or unregistering twice is harmless, and a
  * thread that unregistered is registered again by its next lock. */
 struct twice {
     unsigned base;
@@ -241,7 +243,7 @@ static void lock_after_unregister_registers_again(void)
                             "for");
 }
 
-/* Facts 3.7: a thread that never reads can still write. */
+/* A thread that never reads can still write, and stays unregistered. */
 static int unreg_cb_ran;
 
 static void unreg_cb(struct rcu_head *head)
@@ -285,7 +287,7 @@ static void writers_need_no_registration(void)
     CHECK(w.count_after == w.count_before);
 }
 
-/* Facts 3.9: threads register and unregister while grace periods run,
+/* Threads register and unregister while grace periods run,
  * without deadlock and without a writer missing a reader. */
 #define CHURN_THREADS 4
 #define CHURN_ROUNDS 300
