@@ -222,7 +222,7 @@ void rcu_unregister_thread(void)
 
     if (r->depth > 0) {
         qemu_rcu_fatal("rcu_unregister_thread() called inside a read-side "
-                       "critical section; writers would stop waiting for it");
+                       "section; writers would stop waiting for it");
     }
     if (!r->registered) {
         return;
@@ -297,7 +297,7 @@ void qemu_rcu_reader_wake_writer(struct rcu_reader_data *r)
 
 void qemu_rcu_unbalanced_unlock(void)
 {
-    qemu_rcu_fatal("rcu_read_unlock() called with no read-side critical "
+    qemu_rcu_fatal("rcu_read_unlock() called with no read-side "
                    "section open on this thread (unbalanced unlock)");
 }
 
@@ -453,7 +453,7 @@ static void synchronize(const char *caller, bool expedite)
     unsigned long cookie;
 
     if (rcu_reader.depth > 0) {
-        qemu_rcu_fatal("%s() called inside a read-side critical section of "
+        qemu_rcu_fatal("%s() called inside a read-side section of "
                        "the same thread; it would wait for itself forever",
                        caller);
     }

@@ -265,7 +265,7 @@ static bool finish_batch(void)
         if (rcu_reader.depth > 0) {
             /* The next grace period would wait for this thread forever. */
             qemu_rcu_fatal("RCU callback %p returned inside a read-side "
-                           "critical section; a callback must end every "
+                           "section; a callback must end every "
                            "section it starts", (void *)(uintptr_t)func);
         }
         __atomic_store_n(&run_side.invoked, run_side.invoked + 1, __ATOMIC_RELAXED);

@@ -52,6 +52,16 @@ int main(int argc, char **argv)
         return 1;
     }
     tu_sleep_us((long)(seconds * 1e6));    /* the run's duration */
+    /* Under heavy load the threads may not have got going yet; a run that
+     * tested nothing would fail for the wrong reason.  The watchdog still
+     * bounds this wait. */
+    for (;;) {
+        qemu_rcu_torture_snapshot(t, &c);
+        if (c.reads > 0 && c.updates > 0 && c.heap_updates > 0) {
+            break;
+        }
+        tu_sleep_us(10000);
+    }
     qemu_rcu_torture_stop(t, &c);
     rcu_get_stats(&st1);
     errors = qemu_rcu_torture_errors(&c);
