@@ -15,8 +15,8 @@ that a grace period ended too early is an error:
   sees it unready saw the publication out of order.
 - more updaters wait for grace periods in loops, so they overlap.
 
-``--mode c`` runs all of that in C threads inside the extension
-(``csrc/torture.c``); ``--mode python`` does the same with ``RcuCell``,
+``--mode c`` runs all of that in C threads inside the cffi module
+(``csrc/torture/torture.c``); ``--mode python`` does the same with ``RcuCell``,
 ``RcuGuard`` and Python threads; ``both`` runs the two at once, sharing
 the one RCU domain.
 """
@@ -69,7 +69,7 @@ class Side(Protocol):
     def stop(self) -> Counts: ...
 
 
-# ---- C mode: threads of csrc/torture.c ------------------------------------
+# ---- C mode: threads of csrc/torture/torture.c ------------------------------------
 
 
 class CTorture:

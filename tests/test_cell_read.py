@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""RcuCellBase and RcuRef: the C read path of RcuCell (csrc/python/types.c)."""
+"""RcuCellBase and RcuRef: the C read path of RcuCell (csrc/python/types.c;
+docs/design.md, "The read path")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 # SPDX-License-Identifier: MIT
-"""Fault tests in fresh interpreters: exit, fork, signals, fatal misuse."""
+"""Fault tests in fresh interpreters: exit, fork, signals, fatal misuse.
+
+The exit and fork behaviour they check is described in docs/design.md,
+"Fork and exit".
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""RcuGuard, read_lock and read_lock_held: the C read path (csrc/python/types.c)."""
+"""RcuGuard, read_lock and read_lock_held: the C read path (csrc/python/types.c;
+docs/design.md, "The read path")."""
 
 from __future__ import annotations
 

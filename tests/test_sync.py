@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""synchronize_rcu and thread registration (docs/api.md)."""
+"""synchronize_rcu and thread registration (docs/api.md; docs/design.md,
+"Grace periods")."""
 
 from __future__ import annotations
 
