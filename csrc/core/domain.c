@@ -33,14 +33,14 @@ static void fork_prepare(void)
 {
     fork_handled = __atomic_load_n(&atfork_depth, __ATOMIC_RELAXED) >= 1;
     if (fork_handled) {
-        rcu_fork_prepare();
+        qemu_rcu_fork_prepare();
     }
 }
 
 static void fork_parent(void)
 {
     if (fork_handled) {
-        rcu_fork_parent();
+        qemu_rcu_fork_parent();
     }
 }
 
@@ -51,26 +51,26 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     if (fork_handled) {
-        rcu_fork_child();
-        rcu_callbacks_fork_child();
-        rcu_completions_fork_child();
+        qemu_rcu_fork_child();
+        qemu_rcu_callbacks_fork_child();
+        qemu_rcu_completions_fork_child();
     }
 }
 
 void rcu_get_stats(struct rcu_stats *out)
 {
     memset(out, 0, sizeof(*out));
-    rcu_grace_period_stats(out);
-    rcu_callbacks_stats(out);
+    qemu_rcu_grace_period_stats(out);
+    qemu_rcu_callbacks_stats(out);
 }
 
 /* The thread that loads the core is registered, like the callback thread. */
 __attribute__((constructor)) static void domain_start(void)
 {
-    rcu_start();
+    qemu_rcu_start();
     if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0) {
         qemu_rcu_fatal("cannot set up the fork handlers");
     }
-    rcu_callbacks_start();
+    qemu_rcu_callbacks_start();
     rcu_register_thread();
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* QemuEvent on a futex word, with a mutex/condvar fallback elsewhere. */
+/* QemuRcuEvent on a futex word, with a mutex/condvar fallback elsewhere. */
 #include "event.h"
 
 #ifndef QEMU_RCU_CORE
@@ -60,17 +60,17 @@ static bool futex_wait(unsigned *addr, unsigned val, int64_t deadline)
     return true;
 }
 
-void qemu_event_init(QemuEvent *ev, bool set)
+void qemu_rcu_event_init(QemuRcuEvent *ev, bool set)
 {
     __atomic_store_n(&ev->value, set ? EV_SET : EV_FREE, __ATOMIC_RELAXED);
 }
 
-void qemu_event_destroy(QemuEvent *ev)
+void qemu_rcu_event_destroy(QemuRcuEvent *ev)
 {
     (void)ev;
 }
 
-void qemu_event_set(QemuEvent *ev)
+void qemu_rcu_event_set(QemuRcuEvent *ev)
 {
     /* Whatever the setter did before must be visible to released waiters. */
     qemu_rcu_smp_mb();
@@ -81,7 +81,7 @@ void qemu_event_set(QemuEvent *ev)
     }
 }
 
-void qemu_event_reset(QemuEvent *ev)
+void qemu_rcu_event_reset(QemuRcuEvent *ev)
 {
     /* SET becomes FREE; FREE and BUSY keep their value (BUSY has sleepers). */
     __atomic_fetch_or(&ev->value, EV_FREE, __ATOMIC_SEQ_CST);
@@ -89,7 +89,7 @@ void qemu_event_reset(QemuEvent *ev)
     qemu_rcu_smp_mb();
 }
 
-bool qemu_event_timedwait(QemuEvent *ev, int64_t timeout_ns)
+bool qemu_rcu_event_timedwait(QemuRcuEvent *ev, int64_t timeout_ns)
 {
     int64_t deadline = timeout_ns < 0 ? -1 : qemu_rcu_clock_ns() + timeout_ns;
 
@@ -111,20 +111,20 @@ bool qemu_event_timedwait(QemuEvent *ev, int64_t timeout_ns)
 
 #else /* no futex */
 
-void qemu_event_init(QemuEvent *ev, bool set)
+void qemu_rcu_event_init(QemuRcuEvent *ev, bool set)
 {
     pthread_mutex_init(&ev->lock, NULL);
     pthread_cond_init(&ev->cond, NULL);
     ev->value = set ? EV_SET : EV_FREE;
 }
 
-void qemu_event_destroy(QemuEvent *ev)
+void qemu_rcu_event_destroy(QemuRcuEvent *ev)
 {
     pthread_cond_destroy(&ev->cond);
     pthread_mutex_destroy(&ev->lock);
 }
 
-void qemu_event_set(QemuEvent *ev)
+void qemu_rcu_event_set(QemuRcuEvent *ev)
 {
     pthread_mutex_lock(&ev->lock);
     __atomic_store_n(&ev->value, EV_SET, __ATOMIC_RELEASE);
@@ -132,7 +132,7 @@ void qemu_event_set(QemuEvent *ev)
     pthread_mutex_unlock(&ev->lock);
 }
 
-void qemu_event_reset(QemuEvent *ev)
+void qemu_rcu_event_reset(QemuRcuEvent *ev)
 {
     pthread_mutex_lock(&ev->lock);
     ev->value = EV_FREE;
@@ -140,7 +140,7 @@ void qemu_event_reset(QemuEvent *ev)
     qemu_rcu_smp_mb();
 }
 
-bool qemu_event_timedwait(QemuEvent *ev, int64_t timeout_ns)
+bool qemu_rcu_event_timedwait(QemuRcuEvent *ev, int64_t timeout_ns)
 {
     struct timespec abs;
     bool set;
@@ -165,7 +165,7 @@ bool qemu_event_timedwait(QemuEvent *ev, int64_t timeout_ns)
 
 #endif
 
-void qemu_event_wait(QemuEvent *ev)
+void qemu_rcu_event_wait(QemuRcuEvent *ev)
 {
-    qemu_event_timedwait(ev, -1);
+    qemu_rcu_event_timedwait(ev, -1);
 }

@@ -4,7 +4,7 @@
  * "poll, then force" wait for readers (QEMU 10.2), and this layer's share of
  * start-up and fork (domain.c calls them in order).  It calls nothing above
  * it: what the callbacks layer needs it to know, it learns through the hook
- * installed with rcu_set_force_check().
+ * installed with qemu_rcu_set_force_check().
  *
  * Locking: one grace period runs at a time, and writers that arrive while
  * it runs share the next one (gp_lock guards who runs it);
@@ -52,7 +52,7 @@ static int gp_expedite_waiters;
 static pthread_mutex_t rcu_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct rcu_reader_data *registry;
 static unsigned registered_threads;
-static QemuEvent rcu_gp_event;
+static QemuRcuEvent rcu_gp_event;
 static pthread_key_t reader_exit_key;
 /* Asked by a polling grace period whether to force now (see should_force). */
 static bool (*force_check)(void);
@@ -89,7 +89,7 @@ static void wait_a_moment(void)
     nanosleep(&ts, NULL);
 }
 
-bool rcu_start_helper_thread(void *(*fn)(void *))
+bool qemu_rcu_start_helper_thread(void *(*fn)(void *))
 {
     pthread_attr_t attr;
     pthread_t thread;
@@ -181,7 +181,7 @@ static void remove_queuing_thread_locked(struct rcu_reader_data *r)
     r->queuing_thread_ = false;
 }
 
-void rcu_enqueue_begin_slow(struct rcu_reader_data *self)
+void qemu_rcu_enqueue_begin_slow(struct rcu_reader_data *self)
 {
     if (!self->queuing_thread_) {
         pthread_mutex_lock(&rcu_registry_lock);
@@ -253,7 +253,7 @@ static void reader_exit(void *arg)
     r->force_rcu_ = NULL;
     pthread_mutex_unlock(&rcu_registry_lock);
     /* A forced writer may be asleep waiting for this section to end. */
-    qemu_event_set(&rcu_gp_event);
+    qemu_rcu_event_set(&rcu_gp_event);
 }
 
 void rcu_add_force_rcu_notifier(Notifier *n)
@@ -292,7 +292,7 @@ void qemu_rcu_reader_first_lock(struct rcu_reader_data *r)
 void qemu_rcu_reader_wake_writer(struct rcu_reader_data *r)
 {
     __atomic_store_n(&r->waiting, false, __ATOMIC_RELAXED);
-    qemu_event_set(&rcu_gp_event);
+    qemu_rcu_event_set(&rcu_gp_event);
 }
 
 void qemu_rcu_unbalanced_unlock(void)
@@ -355,7 +355,7 @@ static bool reader_is_quiescent(struct rcu_reader_data *r)
  * threshold crossings tracked on call_rcu1's path and repaired after fork.
  * The hook asks the same question at the same moments as a direct call did.
  */
-void rcu_set_force_check(bool (*check)(void))
+void qemu_rcu_set_force_check(bool (*check)(void))
 {
     __atomic_store_n(&force_check, check, __ATOMIC_RELEASE);
 }
@@ -407,8 +407,8 @@ static void wait_for_readers(bool expedite)
         }
         pthread_mutex_unlock(&rcu_registry_lock);
         if (forced) {
-            qemu_event_wait(&rcu_gp_event);
-            qemu_event_reset(&rcu_gp_event);
+            qemu_rcu_event_wait(&rcu_gp_event);
+            qemu_rcu_event_reset(&rcu_gp_event);
         } else if (looks < RCU_QUICK_LOOKS) {
             quick_look_pause(looks++);
         } else {
@@ -504,7 +504,7 @@ bool poll_state_synchronize_rcu(unsigned long cookie)
     return (long)(__atomic_load_n(&gp_seq, __ATOMIC_ACQUIRE) - cookie) >= 0;
 }
 
-void rcu_grace_period_stats(struct rcu_stats *out)
+void qemu_rcu_grace_period_stats(struct rcu_stats *out)
 {
     out->grace_periods = __atomic_load_n(&gp_seq, __ATOMIC_ACQUIRE) / 2;
     pthread_mutex_lock(&rcu_registry_lock);
@@ -524,7 +524,7 @@ void rcu_grace_period_stats(struct rcu_stats *out)
  * for the GIL), so waiting for it could deadlock.  The child rebuilds
  * writer state instead.
  */
-void rcu_fork_prepare(void)
+void qemu_rcu_fork_prepare(void)
 {
     pthread_mutex_lock(&rcu_registry_lock);
     __atomic_store_n(&qemu_rcu_read_mostly.forking, true, __ATOMIC_RELAXED);
@@ -536,7 +536,7 @@ void rcu_fork_prepare(void)
     }
 }
 
-void rcu_fork_parent(void)
+void qemu_rcu_fork_parent(void)
 {
     __atomic_store_n(&qemu_rcu_read_mostly.forking, false, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&rcu_registry_lock);
@@ -544,7 +544,7 @@ void rcu_fork_parent(void)
 
 /* Only the forking thread exists now; it keeps its record, including an
  * open section, so a guard held across fork still works in the child. */
-void rcu_fork_child(void)
+void qemu_rcu_fork_child(void)
 {
     struct rcu_reader_data *self = &rcu_reader;
 
@@ -568,7 +568,7 @@ void rcu_fork_child(void)
     self->waiting = false;
     /* A grace period cut off by fork did not complete. */
     gp_seq &= ~1UL;
-    qemu_event_init(&rcu_gp_event, true);
+    qemu_rcu_event_init(&rcu_gp_event, true);
     if (qemu_rcu_read_mostly.membarrier) {
         /* Only this thread runs, so readers can switch barriers safely. */
         qemu_rcu_read_mostly.membarrier =
@@ -578,11 +578,11 @@ void rcu_fork_child(void)
 
 /* ---- Start-up ---------------------------------------------------------- */
 
-void rcu_start(void)
+void qemu_rcu_start(void)
 {
     qemu_rcu_read_mostly.membarrier = membarrier_setup();
     if (pthread_key_create(&reader_exit_key, reader_exit) != 0) {
         qemu_rcu_fatal("cannot set up the thread-exit handler");
     }
-    qemu_event_init(&rcu_gp_event, true);
+    qemu_rcu_event_init(&rcu_gp_event, true);
 }

@@ -44,10 +44,10 @@ static struct {
     unsigned long owner;        /* see OWNER_MAY_HANG */
 } run_side CACHE_ALIGNED = { &dummy, 0, 0, 0, 0, 0 };
 
-static QemuEvent rcu_call_ready_event;
-static QemuEvent rcu_hurry_event;
+static QemuRcuEvent rcu_call_ready_event;
+static QemuRcuEvent rcu_hurry_event;
 static int hurry;
-/* Drains waiting for callbacks (rcu_callbacks_drain_begin). */
+/* Drains waiting for callbacks (qemu_rcu_callbacks_drain_begin). */
 static int drains_waiting;
 
 static __thread bool on_callback_thread;
@@ -88,7 +88,7 @@ static void enqueue(struct rcu_head *node)
 
 /* Take the oldest node, or NULL if there is none or its link is not
  * written yet.  Callback thread only.  No lock: a fork that cuts this short
- * leaves a whole queue in the child (see rcu_callbacks_fork_child). */
+ * leaves a whole queue in the child (see qemu_rcu_callbacks_fork_child). */
 static struct rcu_head *try_dequeue(void)
 {
     for (;;) {
@@ -119,12 +119,12 @@ static struct rcu_head *dequeue(void)
         if (node) {
             return node;
         }
-        qemu_event_reset(&rcu_call_ready_event);
+        qemu_rcu_event_reset(&rcu_call_ready_event);
         node = try_dequeue();
         if (node) {
             return node;
         }
-        qemu_event_wait(&rcu_call_ready_event);
+        qemu_rcu_event_wait(&rcu_call_ready_event);
     }
 }
 
@@ -136,7 +136,7 @@ void call_rcu1(struct rcu_head *head, RCUCBFunc *func)
     /* Counted before fork may copy us, or the child's count falls short. */
     __atomic_fetch_add(&enqueue_side.count, 1, __ATOMIC_SEQ_CST);
     rcu_enqueue_end();
-    qemu_event_set(&rcu_call_ready_event);
+    qemu_rcu_event_set(&rcu_call_ready_event);
 }
 
 void qemu_rcu_free_head(struct rcu_head *head)
@@ -145,30 +145,30 @@ void qemu_rcu_free_head(struct rcu_head *head)
 }
 
 /* Someone waits for callbacks: end the pause between batches now. */
-void rcu_callbacks_hurry(void)
+void qemu_rcu_callbacks_hurry(void)
 {
     __atomic_store_n(&hurry, 1, __ATOMIC_SEQ_CST);
-    qemu_event_set(&rcu_hurry_event);
+    qemu_rcu_event_set(&rcu_hurry_event);
 }
 
-void rcu_callbacks_drain_begin(void)
+void qemu_rcu_callbacks_drain_begin(void)
 {
     __atomic_fetch_add(&drains_waiting, 1, __ATOMIC_SEQ_CST);
 }
 
-void rcu_callbacks_drain_end(void)
+void qemu_rcu_callbacks_drain_end(void)
 {
     __atomic_fetch_sub(&drains_waiting, 1, __ATOMIC_SEQ_CST);
 }
 
 static void pause_between_batches(void)
 {
-    qemu_event_reset(&rcu_hurry_event);
+    qemu_rcu_event_reset(&rcu_hurry_event);
     if (__atomic_exchange_n(&hurry, 0, __ATOMIC_SEQ_CST) ||
         __atomic_load_n(&drains_waiting, __ATOMIC_SEQ_CST) > 0) {
         return;
     }
-    qemu_event_timedwait(&rcu_hurry_event, RCU_BATCH_PAUSE_NS);
+    qemu_rcu_event_timedwait(&rcu_hurry_event, RCU_BATCH_PAUSE_NS);
 }
 
 static int wait_for_callbacks(void)
@@ -176,12 +176,12 @@ static int wait_for_callbacks(void)
     for (;;) {
         int n;
 
-        qemu_event_reset(&rcu_call_ready_event);
+        qemu_rcu_event_reset(&rcu_call_ready_event);
         n = __atomic_load_n(&enqueue_side.count, __ATOMIC_SEQ_CST);
         if (n > 0) {
             return n;
         }
-        qemu_event_wait(&rcu_call_ready_event);
+        qemu_rcu_event_wait(&rcu_call_ready_event);
     }
 }
 
@@ -189,8 +189,8 @@ static int wait_for_callbacks(void)
  * Which thread runs the queue: run_side.owner holds the owner's number
  * (each thread that takes the queue over has the next one) times two, plus
  * OWNER_MAY_HANG while the owner is in a part of a callback that may never
- * return (rcu_callback_may_hang_begin).  Only then may another thread take
- * the queue over (rcu_callbacks_replace_thread); the old thread, if it ever
+ * return (qemu_rcu_callback_may_hang_begin).  Only then may another thread take
+ * the queue over (qemu_rcu_callbacks_replace_thread); the old thread, if it ever
  * comes back, finds a newer number and leaves the queue alone.  One word,
  * not two fields: a takeover must check "may hang" and bump the number in
  * one compare-and-swap, and so must the owner that clears "may hang".
@@ -212,7 +212,7 @@ static __thread unsigned long my_owner_number;
 
 static void *call_rcu_thread(void *arg);
 
-bool rcu_callbacks_replace_thread(void)
+bool qemu_rcu_callbacks_replace_thread(void)
 {
     unsigned long now = __atomic_load_n(&run_side.owner, __ATOMIC_ACQUIRE);
 
@@ -222,18 +222,18 @@ bool rcu_callbacks_replace_thread(void)
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         return false;
     }
-    if (!rcu_start_helper_thread(call_rcu_thread)) {
+    if (!qemu_rcu_start_helper_thread(call_rcu_thread)) {
         qemu_rcu_fatal("cannot start a new RCU callback thread");
     }
     return true;
 }
 
-void rcu_callback_may_hang_begin(void)
+void qemu_rcu_callback_may_hang_begin(void)
 {
     __atomic_store_n(&run_side.owner, owner_word(my_owner_number, true), __ATOMIC_RELEASE);
 }
 
-bool rcu_callback_may_hang_end(void)
+bool qemu_rcu_callback_may_hang_end(void)
 {
     unsigned long inside = owner_word(my_owner_number, true);
 
@@ -300,22 +300,22 @@ static void *call_rcu_thread(void *arg)
     return NULL;
 }
 
-void rcu_callbacks_start(void)
+void qemu_rcu_callbacks_start(void)
 {
-    rcu_set_force_check(grace_period_must_force);
-    qemu_event_init(&rcu_call_ready_event, false);
-    qemu_event_init(&rcu_hurry_event, false);
-    if (!rcu_start_helper_thread(call_rcu_thread)) {
+    qemu_rcu_set_force_check(grace_period_must_force);
+    qemu_rcu_event_init(&rcu_call_ready_event, false);
+    qemu_rcu_event_init(&rcu_hurry_event, false);
+    if (!qemu_rcu_start_helper_thread(call_rcu_thread)) {
         qemu_rcu_fatal("cannot start the RCU callback thread");
     }
 }
 
-bool rcu_on_callback_thread(void)
+bool qemu_rcu_on_callback_thread(void)
 {
     return on_callback_thread;
 }
 
-bool rcu_next_callback_is(RCUCBFunc *func)
+bool qemu_rcu_next_callback_is(RCUCBFunc *func)
 {
     struct rcu_head *next = run_side.head;
 
@@ -329,7 +329,7 @@ bool rcu_next_callback_is(RCUCBFunc *func)
 }
 
 /* A snapshot of independently read counters: good enough for monitoring. */
-void rcu_callbacks_stats(struct rcu_stats *out)
+void qemu_rcu_callbacks_stats(struct rcu_stats *out)
 {
     int pending = __atomic_load_n(&enqueue_side.count, __ATOMIC_RELAXED) -
                   __atomic_load_n(&run_side.batch_taken, __ATOMIC_RELAXED);
@@ -350,14 +350,14 @@ void rcu_callbacks_stats(struct rcu_stats *out)
  * Forked from a callback, this thread is the callback thread, and its loop
  * carries on where it was.
  */
-void rcu_callbacks_fork_child(void)
+void qemu_rcu_callbacks_fork_child(void)
 {
     bool has_dummy = run_side.head == &dummy;
     int count = !has_dummy;                 /* the head is pending unless dummy */
 
     hurry = 0;
     /* Drains under way before the fork stop counting (see
-     * rcu_completions_fork_child, which runs next). */
+     * qemu_rcu_completions_fork_child, which runs next). */
     drains_waiting = 0;
     if (on_callback_thread) {
         return;
@@ -379,5 +379,5 @@ void rcu_callbacks_fork_child(void)
     run_side.batch_taken = 0;
     /* The parent's callback thread, in a callback or not, is not here. */
     run_side.owner = owner_word(owner_number(run_side.owner) + 1, false);
-    rcu_callbacks_start();
+    qemu_rcu_callbacks_start();
 }

@@ -19,7 +19,7 @@
 
 struct rcu_completion {
     struct rcu_head head;       /* first: the drain callback gets &c->head */
-    QemuEvent done;
+    QemuRcuEvent done;
     int refs;                   /* the waiter and whoever completes it */
     bool drain;
     unsigned generation;        /* fork_generation when it was made */
@@ -29,21 +29,21 @@ struct rcu_completion {
 static pthread_mutex_t requests_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct rcu_completion *requests;     /* grace periods asked for */
 static bool helper_started;
-static QemuEvent requests_ready;
+static QemuRcuEvent requests_ready;
 /* Bumped in a forked child: drains counted before the fork were reset. */
 static unsigned fork_generation;
 
 static void completion_put(struct rcu_completion *c)
 {
     if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-        qemu_event_destroy(&c->done);
+        qemu_rcu_event_destroy(&c->done);
         free(c);
     }
 }
 
 static void complete(struct rcu_completion *c)
 {
-    qemu_event_set(&c->done);
+    qemu_rcu_event_set(&c->done);
     completion_put(c);
 }
 
@@ -58,13 +58,13 @@ static void *grace_period_helper(void *arg)
     for (;;) {
         struct rcu_completion *batch, *next;
 
-        qemu_event_reset(&requests_ready);
+        qemu_rcu_event_reset(&requests_ready);
         pthread_mutex_lock(&requests_lock);
         batch = requests;
         requests = NULL;
         pthread_mutex_unlock(&requests_lock);
         if (batch == NULL) {
-            qemu_event_wait(&requests_ready);
+            qemu_rcu_event_wait(&requests_ready);
             continue;
         }
         /* Every request in the batch came before this grace period. */
@@ -80,8 +80,8 @@ static void *grace_period_helper(void *arg)
 /* Called with requests_lock held. */
 static bool start_helper(void)
 {
-    qemu_event_init(&requests_ready, false);
-    return rcu_start_helper_thread(grace_period_helper);
+    qemu_rcu_event_init(&requests_ready, false);
+    return qemu_rcu_start_helper_thread(grace_period_helper);
 }
 
 static bool request_grace_period(struct rcu_completion *c)
@@ -98,46 +98,46 @@ static bool request_grace_period(struct rcu_completion *c)
     }
     pthread_mutex_unlock(&requests_lock);
     if (ok) {
-        qemu_event_set(&requests_ready);
+        qemu_rcu_event_set(&requests_ready);
     }
     return ok;
 }
 
-struct rcu_completion *rcu_completion_new(bool drain)
+struct rcu_completion *qemu_rcu_completion_new(bool drain)
 {
     struct rcu_completion *c = calloc(1, sizeof(*c));
 
     if (c == NULL) {
         return NULL;
     }
-    qemu_event_init(&c->done, false);
+    qemu_rcu_event_init(&c->done, false);
     c->refs = 2;
     c->drain = drain;
     c->generation = fork_generation;
     if (!drain) {
         if (!request_grace_period(c)) {
-            qemu_event_destroy(&c->done);
+            qemu_rcu_event_destroy(&c->done);
             free(c);
             return NULL;
         }
         return c;
     }
     /* Makes grace periods force until this drain is over. */
-    rcu_callbacks_drain_begin();
+    qemu_rcu_callbacks_drain_begin();
     call_rcu1(&c->head, drain_done);
-    rcu_callbacks_hurry();
+    qemu_rcu_callbacks_hurry();
     return c;
 }
 
-bool rcu_completion_wait(struct rcu_completion *c, int64_t timeout_ns)
+bool qemu_rcu_completion_wait(struct rcu_completion *c, int64_t timeout_ns)
 {
-    return qemu_event_timedwait(&c->done, timeout_ns);
+    return qemu_rcu_event_timedwait(&c->done, timeout_ns);
 }
 
-void rcu_completion_free(struct rcu_completion *c)
+void qemu_rcu_completion_free(struct rcu_completion *c)
 {
     if (c->drain && c->generation == fork_generation) {
-        rcu_callbacks_drain_end();
+        qemu_rcu_callbacks_drain_end();
     }
     completion_put(c);
 }
@@ -151,16 +151,16 @@ void drain_call_rcu(void)
                        "section; the callbacks it waits for need that "
                        "section to end");
     }
-    if (rcu_on_callback_thread()) {
+    if (qemu_rcu_on_callback_thread()) {
         qemu_rcu_fatal("drain_call_rcu() called from an RCU callback; the "
                        "callback thread would wait for itself");
     }
-    c = rcu_completion_new(true);
+    c = qemu_rcu_completion_new(true);
     if (c == NULL) {
         qemu_rcu_fatal("drain_call_rcu(): out of memory");
     }
-    rcu_completion_wait(c, -1);
-    rcu_completion_free(c);
+    qemu_rcu_completion_wait(c, -1);
+    qemu_rcu_completion_free(c);
 }
 
 /* The helper is gone, with any request it had taken; a waiter that survives
@@ -168,7 +168,7 @@ void drain_call_rcu(void)
  * threads had under way are gone too: the callbacks layer's fork handler,
  * which runs first, stopped counting them, and the new generation keeps
  * their completions from being uncounted again. */
-void rcu_completions_fork_child(void)
+void qemu_rcu_completions_fork_child(void)
 {
     pthread_mutex_init(&requests_lock, NULL);
     requests = NULL;

@@ -81,20 +81,20 @@ static int calls_in_python;
 enum python_state { PY_READY, PY_FORKING, PY_CHILD_NOT_READY };
 static int python_state = PY_READY;
 static int state_before_fork;
-static QemuEvent python_state_changed;
+static QemuRcuEvent python_state_changed;
 
 /* True once Python may be entered; false if this head must be dropped. */
 static bool wait_for_python(void)
 {
     for (;;) {
-        qemu_event_reset(&python_state_changed);
+        qemu_rcu_event_reset(&python_state_changed);
         switch (__atomic_load_n(&python_state, __ATOMIC_SEQ_CST)) {
         case PY_READY:
             return true;
         case PY_CHILD_NOT_READY:
             return false;
         default:
-            qemu_event_wait(&python_state_changed);
+            qemu_rcu_event_wait(&python_state_changed);
         }
     }
 }
@@ -102,7 +102,7 @@ static bool wait_for_python(void)
 static void set_python_state(int state)
 {
     __atomic_store_n(&python_state, state, __ATOMIC_SEQ_CST);
-    qemu_event_set(&python_state_changed);
+    qemu_rcu_event_set(&python_state_changed);
 }
 
 void qemu_rcu_callbacks_fork_prepare(void)
@@ -184,7 +184,7 @@ static uint64_t last_due;
 static void ended_in_python(void *arg)
 {
     (void)arg;
-    rcu_callbacks_replace_thread();
+    qemu_rcu_callbacks_replace_thread();
 }
 
 static void head_run(struct rcu_head *rcu)
@@ -196,20 +196,20 @@ static void head_run(struct rcu_head *rcu)
     }
     free(head);
     /* Most heads find their callback run already, by an earlier head. */
-    if (rcu_next_callback_is(head_run) ||
+    if (qemu_rcu_next_callback_is(head_run) ||
         last_due <= __atomic_load_n(&last_started, __ATOMIC_ACQUIRE) ||
         !wait_for_python()) {
         return;
     }
     __atomic_fetch_add(&calls_in_python, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&python_open, __ATOMIC_SEQ_CST)) {
-        /* Exit may give up on us in here (rcu_callbacks_replace_thread),
+        /* Exit may give up on us in here (qemu_rcu_callbacks_replace_thread),
          * and the interpreter's finalization may end this thread. */
-        rcu_callback_may_hang_begin();
+        qemu_rcu_callback_may_hang_begin();
         pthread_cleanup_push(ended_in_python, NULL);
         run_due_with_gil(last_due);
         pthread_cleanup_pop(0);
-        if (!rcu_callback_may_hang_end()) {
+        if (!qemu_rcu_callback_may_hang_end()) {
             return;         /* replaced: closing no longer counts on us */
         }
     }
@@ -366,7 +366,7 @@ static PyObject *close_python(PyObject *self, PyObject *arg)
             /* Left to the interpreter, which ends or parks threads that
              * want the GIL during finalization: C callbacks go on without
              * it. */
-            rcu_callbacks_replace_thread();
+            qemu_rcu_callbacks_replace_thread();
             done = false;
             break;
         }
@@ -388,7 +388,7 @@ static PyObject *after_fork_in_child(PyObject *self, PyObject *Py_UNUSED(ignored
         }
     }
     /* Forked from a Python callback, this thread's own call is under way. */
-    if (!rcu_on_callback_thread()) {
+    if (!qemu_rcu_on_callback_thread()) {
         __atomic_store_n(&calls_in_python, 0, __ATOMIC_SEQ_CST);
     }
     set_python_state(PY_READY);
@@ -442,6 +442,6 @@ int qemu_rcu_callbacks_init(PyObject *module)
         return -1;
     }
     Py_XSETREF(RcuError, error);
-    qemu_event_init(&python_state_changed, false);
+    qemu_rcu_event_init(&python_state_changed, false);
     return PyModule_AddFunctions(module, methods);
 }

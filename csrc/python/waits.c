@@ -27,7 +27,7 @@ static PyObject *wait_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     if (self == NULL) {
         return NULL;
     }
-    self->completion = rcu_completion_new(drain);
+    self->completion = qemu_rcu_completion_new(drain);
     if (self->completion == NULL) {
         Py_DECREF(self);
         return PyErr_NoMemory();
@@ -38,7 +38,7 @@ static PyObject *wait_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 static void wait_close_completion(WaitObject *self)
 {
     if (self->completion != NULL) {
-        rcu_completion_free(self->completion);
+        qemu_rcu_completion_free(self->completion);
         self->completion = NULL;
     }
 }
@@ -64,7 +64,7 @@ static PyObject *wait_wait(PyObject *op, PyObject *arg)
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
-    done = rcu_completion_wait(completion, timeout_ns);
+    done = qemu_rcu_completion_wait(completion, timeout_ns);
     Py_END_ALLOW_THREADS
     return PyBool_FromLong(done);
 }
@@ -100,7 +100,7 @@ static PyTypeObject Wait_Type = {
 static PyObject *on_callback_thread(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     (void)self;
-    return PyBool_FromLong(rcu_on_callback_thread());
+    return PyBool_FromLong(qemu_rcu_on_callback_thread());
 }
 
 static PyMethodDef functions[] = {
