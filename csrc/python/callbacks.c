@@ -105,21 +105,21 @@ static void set_python_state(int state)
     qemu_rcu_event_set(&python_state_changed);
 }
 
-void qemu_rcu_callbacks_fork_prepare(void)
+void qemu_rcu_py_callbacks_fork_prepare(void)
 {
     state_before_fork = __atomic_load_n(&python_state, __ATOMIC_SEQ_CST);
     set_python_state(PY_FORKING);
 }
 
 /* A child forked outside Python that forks again stays "not ready". */
-void qemu_rcu_callbacks_fork_parent(void)
+void qemu_rcu_py_callbacks_fork_parent(void)
 {
     set_python_state(state_before_fork);
 }
 
 /* The core's new callback thread may already wait in wait_for_python():
  * wake it to drop heads. */
-void qemu_rcu_callbacks_fork_child(void)
+void qemu_rcu_py_callbacks_fork_child(void)
 {
     set_python_state(PY_CHILD_NOT_READY);
 }
@@ -434,9 +434,9 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-int qemu_rcu_callbacks_init(PyObject *module)
+int qemu_rcu_py_callbacks_init(PyObject *module)
 {
-    PyObject *error = qemu_rcu_error_class("RcuError");
+    PyObject *error = qemu_rcu_py_error_class("RcuError");
 
     if (error == NULL) {
         return -1;

@@ -2,7 +2,7 @@
 /* The exception classes, defined in Python (qemu_rcu/errors.py). */
 #include "module.h"
 
-PyObject *qemu_rcu_error_class(const char *name)
+PyObject *qemu_rcu_py_error_class(const char *name)
 {
     PyObject *errors = PyImport_ImportModule("qemu_rcu.errors");
     PyObject *cls = errors ? PyObject_GetAttrString(errors, name) : NULL;

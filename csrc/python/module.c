@@ -72,18 +72,18 @@ static PyObject *write_unraisable(PyObject *self, PyObject *args)
 
 static void fork_prepare(void)
 {
-    qemu_rcu_callbacks_fork_prepare();
+    qemu_rcu_py_callbacks_fork_prepare();
 }
 
 static void fork_parent(void)
 {
-    qemu_rcu_callbacks_fork_parent();
+    qemu_rcu_py_callbacks_fork_parent();
 }
 
 static void fork_child(void)
 {
-    qemu_rcu_types_fork_child();
-    qemu_rcu_callbacks_fork_child();
+    qemu_rcu_py_types_fork_child();
+    qemu_rcu_py_callbacks_fork_child();
 }
 
 static PyMethodDef module_functions[] = {
@@ -113,8 +113,8 @@ PyMODINIT_FUNC PyInit__native(void)
         Py_XDECREF(capsule);
         goto fail;
     }
-    if (qemu_rcu_types_init(module) < 0 || qemu_rcu_callbacks_init(module) < 0 ||
-        qemu_rcu_waits_init(module) < 0) {
+    if (qemu_rcu_py_types_init(module) < 0 || qemu_rcu_py_callbacks_init(module) < 0 ||
+        qemu_rcu_py_waits_init(module) < 0) {
         goto fail;
     }
     /* Registered after the core's handlers (at load time): ours prepare

@@ -60,7 +60,7 @@ static inline uint64_t thread_serial(void)
 static uint64_t last_fork_serial;
 static uint64_t forking_serial;
 
-void qemu_rcu_types_fork_child(void)
+void qemu_rcu_py_types_fork_child(void)
 {
     last_fork_serial = __atomic_load_n(&last_serial, __ATOMIC_RELAXED);
     forking_serial = this_thread.serial;
@@ -526,7 +526,7 @@ static int cell_init(PyObject *self, PyObject *args, PyObject *kwds)
     /* A second __init__ would swap the value with no grace period: readers
      * could still be using the old one. */
     if (((RcuCellObject *)self)->initialised) {
-        PyObject *error = qemu_rcu_error_class("RcuError");
+        PyObject *error = qemu_rcu_py_error_class("RcuError");
         if (error != NULL) {
             PyErr_Format(error, "%.200s.__init__() called on a cell that is already "
                          "initialised; publish a new value with set() or update()",
@@ -684,10 +684,10 @@ static int add_type(PyObject *module, const char *name, PyTypeObject *type)
     return 0;
 }
 
-int qemu_rcu_types_init(PyObject *module)
+int qemu_rcu_py_types_init(PyObject *module)
 {
-    PyObject *expired = qemu_rcu_error_class("RcuGuardExpired");
-    PyObject *thread_error = expired ? qemu_rcu_error_class("RcuThreadError") : NULL;
+    PyObject *expired = qemu_rcu_py_error_class("RcuGuardExpired");
+    PyObject *thread_error = expired ? qemu_rcu_py_error_class("RcuThreadError") : NULL;
 
     if (thread_error == NULL) {
         Py_XDECREF(expired);

@@ -109,7 +109,7 @@ static PyMethodDef functions[] = {
     {NULL, NULL, 0, NULL},
 };
 
-int qemu_rcu_waits_init(PyObject *module)
+int qemu_rcu_py_waits_init(PyObject *module)
 {
     if (PyType_Ready(&Wait_Type) < 0) {
         return -1;
