@@ -58,6 +58,19 @@ if lib.qemu_rcu_lib_import() != 0:  # pragma: no cover - only on a broken build
                       "(the reason is printed above)")
 
 
+def sources() -> str:
+    """The folder holding the C sources: ``core/`` (with ``tests/``) and ``torture/``.
+
+    For tools that compile the core into a program of their own at run time.
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    installed = os.path.join(here, "csrc")
+    if os.path.exists(os.path.join(installed, "core", "rcu.c")):
+        return installed
+    # An editable install runs from the source tree.
+    return os.path.join(os.path.dirname(here), "csrc")
+
+
 def get_include() -> str:
     """The folder holding ``qemu_rcu.h``, for compiling C extensions."""
     here = os.path.dirname(os.path.abspath(__file__))

@@ -56,3 +56,15 @@ def test_polled_grace_periods() -> None:
 
 def test_capsule_is_published_by_the_module_that_owns_the_core() -> None:
     assert type(qemu_rcu._native._C_API).__name__ == "PyCapsule"
+
+
+def test_the_c_sources_ship_for_tools_that_compile_them() -> None:
+    from pathlib import Path
+
+    from qemu_rcu._binding import sources
+
+    root = Path(sources())
+    for name in ("core/rcu.c", "core/domain.c", "core/qemu_rcu.h", "core/rcu_internal.h",
+                 "core/tests/testutil.h", "core/tests/test_grace.c", "torture/torture.c",
+                 "torture/torture.h"):
+        assert (root / name).is_file(), name
