@@ -38,6 +38,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * QEMU's own headers, where the includer can reach them: code that uses both
+ * QEMU's headers and this one then gets QEMU's definitions of the names the
+ * two share (qatomic_rcu_read/set, Notifier), whatever the order of the
+ * includes.  Define QEMU_RCU_NO_QEMU_HEADERS to keep them out.
+ */
+#if !defined(QEMU_RCU_NO_QEMU_HEADERS) && defined(__has_include)
+#if !defined(qatomic_rcu_read) && __has_include(<qemu/atomic.h>)
+#include <qemu/atomic.h>
+#endif
+#if !defined(QEMU_NOTIFY_H) && __has_include(<qemu/notify.h>)
+#include <qemu/notify.h>
+#endif
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -58,12 +73,24 @@ struct rcu_head {
 
 /* A force-RCU notifier: notify(n, NULL) asks its reader to leave its section
  * soon.  It runs on the writer's thread with the registry lock held, so it
- * must only kick the reader (set a flag, send a wake-up), never block. */
+ * must only kick the reader (set a flag, send a wake-up), never block.  With
+ * QEMU's qemu/notify.h, Notifier is QEMU's type: the core uses its notify
+ * member and the pointer after it, where QEMU's list entry begins. */
+#ifdef QEMU_NOTIFY_H
+#ifdef __cplusplus
+static_assert(offsetof(Notifier, notify) == 0 && sizeof(Notifier) >= 2 * sizeof(void *),
+              "QEMU's Notifier must start with notify and a pointer");
+#else
+_Static_assert(offsetof(Notifier, notify) == 0 && sizeof(Notifier) >= 2 * sizeof(void *),
+               "QEMU's Notifier must start with notify and a pointer");
+#endif
+#else
 typedef struct Notifier Notifier;
 struct Notifier {
     void (*notify)(Notifier *notifier, void *data);
     Notifier *next_;                       /* private */
 };
+#endif
 
 /* One per thread.  The first four fields (ctr, waiting, depth, registered)
  * are read by the inline fast path; the rest belongs to the core. */
@@ -410,7 +437,8 @@ static inline void rcu_read_unlock(void)
 
 /* Load an RCU-protected pointer (pass the pointer's address, as in QEMU).
  * Builtins rather than statement expressions, so that the header compiles
- * under -Wpedantic and as C++; left alone if QEMU's atomic.h came first. */
+ * under -Wpedantic and as C++; QEMU's own, if its atomic.h is in use (see
+ * the top of this file). */
 #ifndef qatomic_rcu_read
 #define qatomic_rcu_read(ptr)     __atomic_load_n((ptr), __ATOMIC_CONSUME)
 #endif
@@ -458,6 +486,8 @@ static inline void rcu_read_unlock(void)
 
 /* ---- Scoped guards ------------------------------------------------------- */
 
+/* QEMU's names and signatures: rcu_read_auto_lock() enters a section and
+ * returns a token; rcu_read_auto_unlock(token) leaves it. */
 typedef void RCUReadAuto;
 
 static inline RCUReadAuto *rcu_read_auto_lock(void)
@@ -466,10 +496,23 @@ static inline RCUReadAuto *rcu_read_auto_lock(void)
     return (RCUReadAuto *)(uintptr_t)1;    /* any non-NULL token */
 }
 
-static inline void rcu_read_auto_unlock(RCUReadAuto **token)
+static inline void rcu_read_auto_unlock(RCUReadAuto *token)
+{
+    (void)token;
+    rcu_read_unlock();
+}
+
+/* g_autoptr(RCUReadAuto), as in QEMU, when glib's headers came first (as
+ * QEMU's osdep.h includes them). */
+#ifdef G_DEFINE_AUTOPTR_CLEANUP_FUNC
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(RCUReadAuto, rcu_read_auto_unlock)
+#endif
+
+/* The guards' cleanup: a token cleared by the loop below was unlocked. */
+static inline void qemu_rcu_auto_cleanup(RCUReadAuto **token)
 {
     if (*token) {
-        rcu_read_unlock();
+        rcu_read_auto_unlock(*token);
     }
 }
 
@@ -479,7 +522,7 @@ static inline void rcu_read_auto_unlock(RCUReadAuto **token)
 /* Hold the read lock until the enclosing scope ends, by any route. */
 #define RCU_READ_LOCK_GUARD()                                               \
     RCUReadAuto *QEMU_RCU_GLUE(qemu_rcu_guard_, __COUNTER__)                \
-        __attribute__((cleanup(rcu_read_auto_unlock), unused)) =            \
+        __attribute__((cleanup(qemu_rcu_auto_cleanup), unused)) =           \
         rcu_read_auto_lock()
 
 /* WITH_RCU_READ_LOCK_GUARD() { ... }: the block runs once under the lock;
@@ -487,9 +530,9 @@ static inline void rcu_read_auto_unlock(RCUReadAuto **token)
 #define WITH_RCU_READ_LOCK_GUARD()                                          \
     WITH_RCU_READ_LOCK_GUARD_(QEMU_RCU_GLUE(qemu_rcu_guard_, __COUNTER__))
 #define WITH_RCU_READ_LOCK_GUARD_(var)                                      \
-    for (RCUReadAuto *var __attribute__((cleanup(rcu_read_auto_unlock))) =  \
+    for (RCUReadAuto *var __attribute__((cleanup(qemu_rcu_auto_cleanup))) = \
              rcu_read_auto_lock();                                          \
-         var; rcu_read_auto_unlock(&var), var = NULL)
+         var; qemu_rcu_auto_cleanup(&var), var = NULL)
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,11 @@
 #ifndef QEMU_RCU_CORE
 #define QEMU_RCU_CORE
 #endif
+/* The core always uses its own Notifier, whatever is on the include path;
+ * QEMU's has the same layout where the core looks (see qemu_rcu.h). */
+#ifndef QEMU_RCU_NO_QEMU_HEADERS
+#define QEMU_RCU_NO_QEMU_HEADERS
+#endif
 
 #include "qemu_rcu.h"
 #include "event.h"
