@@ -36,6 +36,21 @@ def callbacks_invoked() -> int:
     return int(stats.callbacks_invoked)
 
 
+def callbacks_settled() -> int:
+    """callbacks_invoked() once every queued callback has returned.
+
+    A drain returns as soon as its own callback has signalled it, a moment
+    before that callback counts as returned.
+    """
+    stats = qemu_rcu.ffi.new("struct rcu_stats *")
+    deadline = time.monotonic() + 30
+    while True:
+        qemu_rcu.lib.rcu_get_stats(stats)
+        if stats.callbacks_invoked == stats.callbacks_queued or time.monotonic() > deadline:
+            return int(stats.callbacks_invoked)
+        time.sleep(0.001)
+
+
 def main() -> int:
     failures: List[str] = []
 
@@ -50,7 +65,7 @@ def main() -> int:
     expect(counter.get() == 1, "get() under RCU_READ_LOCK_GUARD()")
 
     qemu_rcu.drain_call_rcu()
-    before = callbacks_invoked()
+    before = callbacks_settled()
     with RcuGuard():
         expect(counter.in_section(), "a Python RcuGuard is a section for C")
         counter.set(2)                             # free_rcu() of 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import time
 from typing import Dict, List, Optional, Protocol, Sequence, Tuple, cast
 
 import qemu_rcu
@@ -38,6 +39,21 @@ def callbacks_invoked() -> int:
     return int(stats.callbacks_invoked)
 
 
+def callbacks_settled() -> int:
+    """callbacks_invoked() once every queued callback has returned.
+
+    A drain returns as soon as its own callback has signalled it, a moment
+    before that callback counts as returned.
+    """
+    stats = qemu_rcu.ffi.new("struct rcu_stats *")
+    deadline = time.monotonic() + 30
+    while True:
+        qemu_rcu.lib.rcu_get_stats(stats)
+        if stats.callbacks_invoked == stats.callbacks_queued or time.monotonic() > deadline:
+            return int(stats.callbacks_invoked)
+        time.sleep(0.001)
+
+
 def main() -> int:
     failures: List[str] = []
 
@@ -52,7 +68,7 @@ def main() -> int:
     expect(routes.lookup(ten + 5) == 1, "lookup under C's RCU_READ_LOCK_GUARD()")
 
     qemu_rcu.drain_call_rcu()                      # nothing else pending from here on
-    before = callbacks_invoked()
+    before = callbacks_settled()
     with RcuGuard():
         expect(routes.lock_held(), "a Python RcuGuard is a section for C")
         routes.publish([(ten, 8, 2)], 2)           # free_rcu() of table 1
