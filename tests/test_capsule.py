@@ -162,3 +162,40 @@ def test_an_rcu_call_before_the_import_stops_with_a_message(python: Any, strict:
     assert result.returncode == -signal.SIGABRT
     assert ("qemu-rcu: fatal: an RCU function was called before import_qemu_rcu() "
             "succeeded" in result.stderr)
+
+
+MISUSE = {
+    "rcu_head not first": ("struct n { int v; struct rcu_head rcu; };\n"
+                           "static void f(struct n *p) { (void)p; }\n"
+                           "void g(struct n *p) { call_rcu(p, f, rcu); }\n",
+                           "the rcu_head must be the first member"),
+    "free_rcu, rcu_head not first": ("struct n { int v; struct rcu_head rcu; };\n"
+                                     "void g(struct n *p) { free_rcu(p, rcu); }\n",
+                                     "the rcu_head must be the first member"),
+    "callback of another type": ("struct n { struct rcu_head rcu; int v; };\n"
+                                 "static void f(int *p) { (void)p; }\n"
+                                 "void g(struct n *p) { call_rcu(p, f, rcu); }\n",
+                                 "fn must take a pointer to the object"),
+}
+
+
+@pytest.mark.parametrize("language", list(STRICT))
+@pytest.mark.parametrize("case", list(MISUSE))
+def test_call_rcu_and_free_rcu_refuse_wrong_arguments_at_compile_time(
+        tmp_path: Path, language: str, case: str) -> None:
+    body, message = MISUSE[case]
+    compiler = STRICT[language]
+    if shutil.which(compiler[0]) is None:
+        pytest.skip(f"no {compiler[0]} compiler")
+    source = tmp_path / "misuse.c"
+    source.write_text("#include <Python.h>\n#include \"qemu_rcu.h\"\n" + body)
+    result = subprocess.run(
+        [*compiler, "-fsyntax-only", "-I", qemu_rcu.get_include(),
+         "-I", sysconfig.get_paths()["include"], str(source)],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    if language == "c11" or "head" in case:
+        assert message in result.stderr, result.stderr
+    else:
+        # C++ refuses the cast of fn to the object's callback type.
+        assert "static_cast" in result.stderr, result.stderr

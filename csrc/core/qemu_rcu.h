@@ -450,38 +450,45 @@ static inline void rcu_read_unlock(void)
 
 /* ---- Typed callbacks ------------------------------------------------------ */
 
-/* Compile-time checks of call_rcu's and free_rcu's arguments, in C or C++. */
+/* Compile-time checks of call_rcu's and free_rcu's arguments, as
+ * expressions of type void.  In C a static assertion can live in a struct
+ * inside sizeof (ISO C11, no statement expression); in C++, in a lambda. */
 #ifdef __cplusplus
 #define QEMU_RCU_HEAD_FIRST(obj, field, what)                                 \
-    static_assert(offsetof(__typeof__(*(obj)), field) == 0,                   \
-                  what ": the rcu_head must be the first member")
+    ([] {                                                                     \
+        static_assert(offsetof(__typeof__(*(obj)), field) == 0,               \
+                      what ": the rcu_head must be the first member");        \
+    }())
 #define QEMU_RCU_TAKES_OBJ(obj, fn)                                           \
     ((void)static_cast<void (*)(__typeof__(obj))>(fn))
 #else
 #define QEMU_RCU_HEAD_FIRST(obj, field, what)                                 \
-    _Static_assert(offsetof(__typeof__(*(obj)), field) == 0,                  \
-                   what ": the rcu_head must be the first member")
+    ((void)sizeof(struct {                                                    \
+        _Static_assert(offsetof(__typeof__(*(obj)), field) == 0,              \
+                       what ": the rcu_head must be the first member");       \
+        int qemu_rcu_unused_;                                                 \
+    }))
 #define QEMU_RCU_TAKES_OBJ(obj, fn)                                           \
-    _Static_assert(__builtin_types_compatible_p(__typeof__(&*(fn)),           \
-                                                void (*)(__typeof__(obj))),   \
-                   "call_rcu: fn must take a pointer to the object")
+    ((void)sizeof(struct {                                                    \
+        _Static_assert(__builtin_types_compatible_p(__typeof__(&*(fn)),       \
+                                                    void (*)(__typeof__(obj))), \
+                       "call_rcu: fn must take a pointer to the object");     \
+        int qemu_rcu_unused_;                                                 \
+    }))
 #endif
 
 /* call_rcu(obj, fn, field): run fn(obj) after a grace period; field is the
- * struct rcu_head in *obj and must be its first member. */
+ * struct rcu_head in *obj and must be its first member.  An expression, as
+ * in QEMU. */
 #define call_rcu(obj, fn, field)                                              \
-    do {                                                                      \
-        QEMU_RCU_HEAD_FIRST(obj, field, "call_rcu");                          \
-        QEMU_RCU_TAKES_OBJ(obj, fn);                                          \
-        call_rcu1(&(obj)->field, (RCUCBFunc *)(void (*)(void))(fn));          \
-    } while (0)
+    (QEMU_RCU_HEAD_FIRST(obj, field, "call_rcu"),                             \
+     QEMU_RCU_TAKES_OBJ(obj, fn),                                             \
+     call_rcu1(&(obj)->field, (RCUCBFunc *)(void (*)(void))(fn)))
 
 /* free_rcu(obj, field): free(obj) after a grace period (QEMU: g_free_rcu). */
 #define free_rcu(obj, field)                                                  \
-    do {                                                                      \
-        QEMU_RCU_HEAD_FIRST(obj, field, "free_rcu");                          \
-        call_rcu1(&(obj)->field, qemu_rcu_free_head);                         \
-    } while (0)
+    (QEMU_RCU_HEAD_FIRST(obj, field, "free_rcu"),                             \
+     call_rcu1(&(obj)->field, qemu_rcu_free_head))
 #define g_free_rcu(obj, field) free_rcu(obj, field)
 
 /* ---- Scoped guards ------------------------------------------------------- */

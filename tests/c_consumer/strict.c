@@ -66,11 +66,8 @@ static PyObject *exercise(PyObject *self, PyObject *args)
         }
         old = qatomic_rcu_read(&shared);
         qatomic_rcu_set(&shared, next);
-        if (i == 2) {
-            call_rcu(old, reclaim, rcu);
-        } else {
-            free_rcu(old, rcu);
-        }
+        /* Expressions, as QEMU's are: usable in a conditional. */
+        i == 2 ? call_rcu(old, reclaim, rcu) : free_rcu(old, rcu);
     }
     /* Python callbacks may be queued too: they need the GIL to run. */
     Py_BEGIN_ALLOW_THREADS
