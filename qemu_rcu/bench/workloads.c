@@ -22,6 +22,12 @@
  * or "call" (the same, but the old object goes to call_rcu).  It prints one
  * JSON line of results on stdout.
  *
+ * Every thread keeps time itself and stops at the deadline, SECONDS after
+ * the first thread passes the start line (a reader looks at the clock every BATCH *
+ * CLOCK_EVERY reads), so rates are per SECONDS: a main thread or a reader
+ * that a loaded machine leaves unscheduled past the deadline adds nothing to
+ * the counts.  "wall_seconds" says how long the run really took.
+ *
  * Correctness: readers dereference the published object and check its
  * value; the updater poisons that value just before freeing an object.  A
  * reader that sees anything but MAGIC counts a poisoned read, and the
@@ -120,6 +126,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 #define MAGIC  UINT64_C(0x5eed5eed5eed5eed)
 #define POISON UINT64_C(0xdeaddeaddeaddead)
 #define BATCH  64                      /* reads between looks at the stop flag */
+#define CLOCK_EVERY 16                 /* batches between looks at the clock */
 #define SAMPLES_MAX ((size_t)1 << 21)  /* grace periods timed, at most */
 
 enum mode { MODE_READ, MODE_SYNC, MODE_CALL };
@@ -141,7 +148,12 @@ struct reader {
 } __attribute__((aligned(64)));
 
 static struct object *current;
+/* The run ends at the deadline, seen by whichever thread looks first: the
+ * threads keep time themselves, so a main thread that a loaded machine
+ * leaves asleep never stretches a run. */
 static int stop;
+static uint64_t deadline_ns;           /* set by the first thread to start */
+static uint64_t run_ns;
 static pthread_barrier_t start_line;
 static enum mode mode;
 static uint64_t interval_ns;
@@ -155,6 +167,32 @@ static uint64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Past the start line: the first thread to get here starts the clock. */
+static void start(void)
+{
+    uint64_t unset = 0;
+
+    pthread_barrier_wait(&start_line);
+    __atomic_compare_exchange_n(&deadline_ns, &unset, now_ns() + run_ns, 0,
+                                __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
+/* True once the run is over; a thread that sees the deadline pass says so. */
+static int time_is_up(void)
+{
+    uint64_t deadline;
+
+    if (__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+        return 1;
+    }
+    deadline = __atomic_load_n(&deadline_ns, __ATOMIC_RELAXED);
+    if (now_ns() >= deadline) {
+        __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+        return 1;
+    }
+    return 0;
 }
 
 static void record(uint64_t ns)
@@ -197,10 +235,15 @@ static void *reader_main(void *arg)
 {
     struct reader *r = arg;
     uint64_t reads = 0, poisoned = 0;
+    unsigned batches = 0;
 
     FL_REGISTER();
-    pthread_barrier_wait(&start_line);
-    while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+    start();
+    for (;;) {
+        if (++batches % CLOCK_EVERY == 0 ? time_is_up()
+                                          : __atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+            break;
+        }
         for (int i = 0; i < BATCH; i++) {
             struct object *o;
             uint64_t value;
@@ -242,9 +285,9 @@ static void *updater_main(void *arg)
 
     (void)arg;
     FL_REGISTER();
-    pthread_barrier_wait(&start_line);
+    start();
     next = now_ns();
-    while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+    while (!time_is_up()) {
         struct object *fresh = new_object(++serial);
         struct object *old;
         uint64_t t0;
@@ -313,7 +356,6 @@ static int usage(void)
 int main(int argc, char **argv)
 {
     struct reader *readers;
-    struct timespec run;
     pthread_t updater;
     uint64_t t0, t1, reads = 0, min_reads = UINT64_MAX, poisoned = 0;
     double seconds;
@@ -339,6 +381,7 @@ int main(int argc, char **argv)
         return usage();
     }
     with_updater = mode != MODE_READ;
+    run_ns = (uint64_t)(seconds * 1e9);
 
     samples_cap = SAMPLES_MAX;
     if (interval_ns) {
@@ -365,14 +408,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    pthread_barrier_wait(&start_line);
-    t0 = now_ns();
-    run.tv_sec = (time_t)seconds;
-    run.tv_nsec = (long)((seconds - (double)run.tv_sec) * 1e9);
-    while (nanosleep(&run, &run) != 0) {
-    }
-    __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
-    t1 = now_ns();
+    start();
     for (int i = 0; i < nreaders; i++) {
         pthread_join(readers[i].thread, NULL);
         reads += readers[i].reads;
@@ -384,6 +420,8 @@ int main(int argc, char **argv)
     if (with_updater) {
         pthread_join(updater, NULL);
     }
+    t1 = now_ns();
+    t0 = deadline_ns - run_ns;
     free(current);
 
     n = samples_n < samples_cap ? samples_n : samples_cap;
@@ -391,12 +429,12 @@ int main(int argc, char **argv)
         qsort(samples, n, sizeof(*samples), compare_u64);
     }
     printf("{\"flavor\": \"%s\", \"mode\": \"%s\", \"readers\": %d, "
-           "\"seconds\": %.6f, \"reads\": %" PRIu64 ", \"reads_min_thread\": %" PRIu64
-           ", \"updates\": %" PRIu64 ", \"gp_n\": %zu, \"gp_p50_ns\": %" PRIu64
-           ", \"gp_p99_ns\": %" PRIu64 ", \"gp_max_ns\": %" PRIu64
+           "\"seconds\": %.6f, \"wall_seconds\": %.6f, \"reads\": %" PRIu64
+           ", \"reads_min_thread\": %" PRIu64 ", \"updates\": %" PRIu64
+           ", \"gp_n\": %zu, \"gp_p50_ns\": %" PRIu64 ", \"gp_p99_ns\": %" PRIu64 ", \"gp_max_ns\": %" PRIu64
            ", \"poisoned\": %" PRIu64 ", \"membarrier\": %d}\n",
-           FLAVOR_NAME, argv[1], nreaders, (double)(t1 - t0) / 1e9, reads, min_reads,
-           updates, n, percentile(samples, n, 50), percentile(samples, n, 99),
+           FLAVOR_NAME, argv[1], nreaders, seconds, (double)(t1 - t0) / 1e9, reads,
+           min_reads, updates, n, percentile(samples, n, 50), percentile(samples, n, 99),
            n ? samples[n - 1] : 0, poisoned, FL_MEMBARRIER());
     fflush(stdout);
     free(samples);
