@@ -164,8 +164,12 @@ def run_cell(program: Path, cell: Cell,
              settings: WorkloadsSettings) -> Tuple[Optional[Dict[str, Any]], str]:
     """(result, problem): a poisoned read or a crash is a problem."""
     cmd = [str(program), *cell.argv(settings)]
-    proc = subprocess.run(cmd, capture_output=True, text=True,
-                          timeout=settings.duration * 10 + 120)
+    what = f"{cell.workload}, {cell.mode}, {cell.readers} reader(s), {BY_KEY[cell.flavour].label}"
+    timeout = settings.duration * 10 + 120
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, f"{what}: still running after {timeout:g} s, killed"
     result: Optional[Dict[str, Any]] = None
     try:
         result = json.loads(proc.stdout)
@@ -174,7 +178,7 @@ def run_cell(program: Path, cell: Cell,
     if proc.returncode == 0 and result is not None:
         return result, ""
     said = proc.stderr.strip() or f"exit status {proc.returncode}"
-    return result, f"{cell.workload}, {cell.mode}, {BY_KEY[cell.flavour].label}: {said}"
+    return result, f"{what}: {said}"
 
 
 Results = Dict[Cell, List[Dict[str, Any]]]
