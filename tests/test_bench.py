@@ -305,3 +305,10 @@ def test_workloads_catch_a_broken_grace_period(monkeypatch: pytest.MonkeyPatch,
     captured = capsys.readouterr()
     assert "workloads FAILED" in captured.err
     assert "runs FAILED" in captured.out
+
+
+def test_workloads_skipped_without_a_compiler(monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(cbuild, "find_compiler", lambda: None)
+    assert run_tiny(monkeypatch, "--part", "workloads") == 1
+    assert "workloads part skipped: no C compiler found" in capsys.readouterr().err
