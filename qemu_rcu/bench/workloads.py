@@ -311,10 +311,12 @@ def update_heavy_table(results: Results, settings: WorkloadsSettings) -> Table:
         key="c_workload_update_heavy",
         title="C workloads: update-heavy (1 reader and 1 updater, both flat out)",
         method=_method(settings, "the updater publishes, waits (synchronize_rcu, or "
-                                 "the write lock) and frees in a loop; gp in us"),
+                                 "the write lock) and frees in a loop; gp in us: p50 "
+                                 "and p99 as median over rounds, max over all runs"),
         columns=[Column("total", "M reads/s", ".2f"),
                  Column("updates", "k updates/s", ".1f"),
                  Column("p50", "gp p50", ".2f"), Column("p99", "gp p99", ".1f"),
+                 Column("max", "gp max", ".0f"),
                  Column("ratio", "reads ratio", ".2f", "x"),
                  Column("uratio", "updates ratio", ".2f", "x")],
     )
@@ -324,9 +326,11 @@ def update_heavy_table(results: Results, settings: WorkloadsSettings) -> Table:
         total = _reads(results, cell)
         updates = _series(results, cell, "updates")
         ref = _reference(cell)
+        gp_max = _gp(results, cell, "gp_max_ns")
         table.add(_label(cell), total=median(total) / 1e6, updates=median(updates) / 1e3,
                   p50=median(_gp(results, cell, "gp_p50_ns")),
                   p99=median(_gp(results, cell, "gp_p99_ns")),
+                  max=max(gp_max) if gp_max else None,
                   ratio=paired_ratio(total, _reads(results, ref)),
                   uratio=paired_ratio(updates, _series(results, ref, "updates")))
     return table
