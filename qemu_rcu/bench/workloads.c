@@ -23,10 +23,12 @@
  * JSON line of results on stdout.
  *
  * Every thread keeps time itself and stops at the deadline, SECONDS after
- * the first thread passes the start line (a reader looks at the clock every BATCH *
- * CLOCK_EVERY reads), so rates are per SECONDS: a main thread or a reader
- * that a loaded machine leaves unscheduled past the deadline adds nothing to
- * the counts.  "wall_seconds" says how long the run really took.
+ * the first thread passes the start line (a reader looks at the clock every
+ * BATCH * CLOCK_EVERY reads), so rates are per SECONDS: a main thread or a
+ * reader that a loaded machine leaves unscheduled past the deadline adds
+ * nothing to the counts (but every reader does one batch and the updater
+ * one update, so no figure is ever empty).  "wall_seconds" says how long
+ * the run really took.
  *
  * Correctness: readers dereference the published object and check its
  * value; the updater poisons that value just before freeing an object.  A
@@ -239,11 +241,7 @@ static void *reader_main(void *arg)
 
     FL_REGISTER();
     start();
-    for (;;) {
-        if (++batches % CLOCK_EVERY == 0 ? time_is_up()
-                                          : __atomic_load_n(&stop, __ATOMIC_RELAXED)) {
-            break;
-        }
+    do {          /* at least one batch, even if it starts past the deadline */
         for (int i = 0; i < BATCH; i++) {
             struct object *o;
             uint64_t value;
@@ -255,7 +253,8 @@ static void *reader_main(void *arg)
             poisoned += value != MAGIC;
         }
         reads += BATCH;
-    }
+    } while (!(++batches % CLOCK_EVERY == 0 ? time_is_up()
+                                            : __atomic_load_n(&stop, __ATOMIC_RELAXED)));
     FL_UNREGISTER();
     r->reads = reads;
     r->poisoned = poisoned;
@@ -287,7 +286,7 @@ static void *updater_main(void *arg)
     FL_REGISTER();
     start();
     next = now_ns();
-    while (!time_is_up()) {
+    do {          /* at least one update, even if it starts past the deadline */
         struct object *fresh = new_object(++serial);
         struct object *old;
         uint64_t t0;
@@ -317,7 +316,7 @@ static void *updater_main(void *arg)
         if (interval_ns) {
             pace(&next);
         }
-    }
+    } while (!time_is_up());
 #if FLAVOR_RCU
     if (mode == MODE_CALL) {
         FL_DRAIN();                    /* every callback has run and freed */
