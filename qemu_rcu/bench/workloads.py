@@ -128,20 +128,27 @@ def build_flavour(flavour: Flavour, cache_dir: Optional[Path] = None,
 
 
 def build(cache_dir: Optional[Path] = None, use_liburcu: bool = True) -> Programs:
-    """Every flavour's executable; liburcu's only if they build."""
-    programs = Programs({})
-    for flavour in FLAVOURS:
-        if flavour.liburcu and not use_liburcu:
-            programs.liburcu_problem = "liburcu left out on request"
-            continue
-        if flavour.liburcu and programs.liburcu_problem:
-            continue
-        try:
-            programs.paths[flavour.key] = build_flavour(flavour, cache_dir)
-        except subprocess.CalledProcessError as exc:
-            if not flavour.liburcu:
-                raise failure(f"the workloads program ({flavour.label})", exc) from exc
-            programs.liburcu_problem = LIBURCU_INSTALL_HINT + first_error(exc)
+    """Every flavour's executable, compiled side by side; liburcu's only if
+    they build."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    wanted = [f for f in FLAVOURS if use_liburcu or not f.liburcu]
+    programs = Programs({}, "" if use_liburcu else "liburcu left out on request")
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:
+        futures = [(f, pool.submit(build_flavour, f, cache_dir)) for f in wanted]
+        for flavour, future in futures:
+            try:
+                programs.paths[flavour.key] = future.result()
+            except subprocess.CalledProcessError as exc:
+                if not flavour.liburcu:
+                    raise failure(f"the workloads program ({flavour.label})", exc) from exc
+                if not programs.liburcu_problem:
+                    programs.liburcu_problem = LIBURCU_INSTALL_HINT + first_error(exc)
+    if programs.liburcu_problem:
+        # Both liburcu flavours or neither: a half is no comparison.
+        for flavour in FLAVOURS:
+            if flavour.liburcu:
+                programs.paths.pop(flavour.key, None)
     return programs
 
 
