@@ -99,7 +99,8 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 #define FL_WRITE_UNLOCK() pthread_mutex_unlock(&lock)
 
 #else
-#error "compile with one of -DFLAVOR_QEMU_RCU, -DFLAVOR_URCU_MEMB, -DFLAVOR_URCU_MB, -DFLAVOR_RWLOCK, -DFLAVOR_MUTEX"
+#error "compile with one of -DFLAVOR_QEMU_RCU, -DFLAVOR_URCU_MEMB, -DFLAVOR_URCU_MB, \
+-DFLAVOR_RWLOCK, -DFLAVOR_MUTEX"
 #endif
 
 #if defined(BENCH_BREAK_GRACE_PERIOD) && !defined(FLAVOR_QEMU_RCU)
@@ -430,7 +431,8 @@ int main(int argc, char **argv)
     printf("{\"flavor\": \"%s\", \"mode\": \"%s\", \"readers\": %d, "
            "\"seconds\": %.6f, \"wall_seconds\": %.6f, \"reads\": %" PRIu64
            ", \"reads_min_thread\": %" PRIu64 ", \"updates\": %" PRIu64
-           ", \"gp_n\": %zu, \"gp_p50_ns\": %" PRIu64 ", \"gp_p99_ns\": %" PRIu64 ", \"gp_max_ns\": %" PRIu64
+           ", \"gp_n\": %zu, \"gp_p50_ns\": %" PRIu64 ", \"gp_p99_ns\": %" PRIu64
+           ", \"gp_max_ns\": %" PRIu64
            ", \"poisoned\": %" PRIu64 ", \"membarrier\": %d}\n",
            FLAVOR_NAME, argv[1], nreaders, seconds, (double)(t1 - t0) / 1e9, reads,
            min_reads, updates, n, percentile(samples, n, 50), percentile(samples, n, 99),
