@@ -355,6 +355,10 @@ def tables(results: Results, settings: WorkloadsSettings, programs: Programs,
            update_heavy_table(results, settings)]
     runs = sum(len(v) for v in results.values())
     poisoned = sum(int(r["poisoned"]) for v in results.values() for r in v)
+    # A run the machine could not schedule on time: its threads got only a
+    # share of the CPUs, and its figures say more about the load than the RCU.
+    late = sum(1 for v in results.values() for r in v
+               if float(r["wall_seconds"]) > 2 * float(r["seconds"]) + 0.05)
     for table in out:
         table.notes.append(
             "every cell is a fresh C program built from workloads.c with -O2; qemu-rcu "
@@ -363,6 +367,10 @@ def tables(results: Results, settings: WorkloadsSettings, programs: Programs,
         table.notes.append(f"poisoned reads (an object freed too early): {poisoned} "
                            f"in {runs} runs" + ("" if not problems else
                                                 f"; {len(problems)} runs FAILED"))
+        if late:
+            table.notes.append(
+                f"{late} of {runs} runs took over twice their time to finish: the machine "
+                "is busy, so these figures say as much about the load as about the RCU")
         if programs.liburcu_problem:
             table.notes.append(f"{LIBURCU_MISSING}; to add them: {LIBURCU_INSTALL}")
     return out
