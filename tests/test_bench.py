@@ -281,15 +281,15 @@ def test_workloads_catch_a_broken_grace_period(monkeypatch: pytest.MonkeyPatch,
     broken = workloads.build_flavour(workloads.BY_KEY["qemu"], wl_cache,
                                      break_grace_period=True)
     assert broken.name.startswith("workloads-qemu-broken-")
-    settings = WorkloadsSettings(duration=0.3, rounds=1, reader_counts=[2])
+    settings = WorkloadsSettings(duration=0.2, rounds=1, reader_counts=[2])
     cell = workloads.Cell(workloads.READ_MOSTLY, "call", 2, "qemu")
     caught = None
-    for _ in range(10):
+    for _ in range(8):
         result, problem = workloads.run_cell(broken, cell, settings)
         if problem:
             caught = (result, problem)
             break
-    assert caught is not None, "10 runs of a broken flavour saw no poisoned read"
+    assert caught is not None, "8 runs of a broken flavour saw no poisoned read"
     result, problem = caught
     assert result is not None and result["poisoned"] > 0
     assert "grace period was too short" in problem
@@ -297,7 +297,7 @@ def test_workloads_catch_a_broken_grace_period(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(workloads, "build",
                         lambda **kwargs: workloads.Programs({"qemu": broken}))
     monkeypatch.setattr(bench, "_settings", lambda quick, rounds: {"workloads": settings})
-    for _ in range(5):
+    for _ in range(3):
         status = bench.run(parse("--quiet", "--part", "workloads"))
         if status:
             break
