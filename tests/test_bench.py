@@ -14,16 +14,19 @@ from typing import Any, Dict, List
 import pytest
 
 from qemu_rcu import bench
-from qemu_rcu.bench import cbuild, native, plot, read_path, report, writer
+from qemu_rcu.bench import cbuild, native, plot, read_path, report, workloads, writer
 from qemu_rcu.bench.native import NativeSettings
 from qemu_rcu.bench.read_path import ReadPathSettings
+from qemu_rcu.bench.workloads import WorkloadsSettings
 from qemu_rcu.bench.writer import WriterSettings
 
 C_TINY = NativeSettings(pairs_n=2000, sync_n=5, callbacks_n=200, rounds=1)
 PY_TINY = ReadPathSettings(number=200, rounds=1, callbacks_n=200)
 WRITER_TINY = WriterSettings(duration=0.1, rounds=1, entries=300, min_rebuild_s=0.002,
                              gap_s=0.001, rate=500.0)
-TINY: Dict[str, Any] = {"c": C_TINY, "python": PY_TINY, "writer": WRITER_TINY}
+WL_TINY = WorkloadsSettings(duration=0.05, rounds=1, reader_counts=[2])
+TINY: Dict[str, Any] = {"c": C_TINY, "python": PY_TINY, "writer": WRITER_TINY,
+                        "workloads": WL_TINY}
 
 
 def quiet(message: str) -> None:
@@ -186,3 +189,126 @@ def test_plot_with_matplotlib(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     png = tmp_path / "p.png"
     assert run_tiny(monkeypatch, "--part", "writer", "--plot", str(png)) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---- The workloads part: plain C programs, one per flavour ------------------
+
+@pytest.fixture(scope="module")
+def wl_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if cbuild.find_compiler() is None:
+        pytest.skip("no C compiler")
+    return tmp_path_factory.mktemp("workloads-cache")
+
+
+@pytest.fixture(scope="module")
+def wl_programs(wl_cache: Path) -> workloads.Programs:
+    return workloads.build(cache_dir=wl_cache)
+
+
+def test_workloads_tables(wl_programs: workloads.Programs) -> None:
+    results, problems = workloads.measure(WL_TINY, wl_programs, quiet)
+    assert problems == []
+    read_only, read_mostly, update_heavy = workloads.tables(
+        results, WL_TINY, wl_programs, problems)
+    flavours = [f for f in workloads.FLAVOURS if f.key in wl_programs.paths]
+    assert {"qemu", "rwlock", "mutex"} <= {f.key for f in flavours}
+    if wl_programs.liburcu_problem:
+        assert "apt-get install liburcu-dev" in wl_programs.liburcu_problem
+        assert len(flavours) == 3
+    else:
+        assert len(flavours) == 5
+    assert len(read_only.rows) == len(flavours)
+    assert len(read_mostly.rows) == sum(2 if f.rcu else 1 for f in flavours)
+    assert len(update_heavy.rows) == len(flavours)
+    assert rows(read_only)["2 readers: qemu-rcu"]["ratio"] == pytest.approx(1.0)
+    assert "2 readers: qemu-rcu, call_rcu1" in rows(read_mostly)
+    assert "2 readers: pthread_mutex_t, write lock + free" in rows(read_mostly)
+    for table in (read_only, read_mostly, update_heavy):
+        assert any("poisoned reads (an object freed too early): 0 in" in n
+                   for n in table.notes)
+        for row in table.rows:
+            assert float(str(row["total"])) > 0, row
+    for row in read_mostly.rows:
+        assert {"loss", "updates", "p50", "p99", "max", "ratio"} <= set(row)
+    for row in update_heavy.rows:
+        assert float(str(row["updates"])) > 0, row
+    # Every run's raw line: sane fields, nothing poisoned.
+    for cell, runs in results.items():
+        for result in runs:
+            assert result["poisoned"] == 0 and result["reads"] > 0
+            assert result["readers"] == cell.readers
+            if cell.mode != "read":
+                assert result["gp_n"] <= result["updates"] + (cell.mode == "call")
+
+
+def test_workloads_without_liburcu(wl_cache: Path) -> None:
+    programs = workloads.build(cache_dir=wl_cache, use_liburcu=False)
+    assert set(programs.paths) == {"qemu", "rwlock", "mutex"}
+    assert programs.liburcu_problem
+    cells = workloads.cells(WL_TINY, list(programs.paths))
+    assert not any(c.flavour.startswith("urcu") for c in cells)
+
+
+def test_workloads_program_rejects_bad_arguments(wl_programs: workloads.Programs) -> None:
+    import subprocess
+
+    for argv in (["call", "1", "0.05", "0"], ["read", "0", "0.05", "0"], ["read"]):
+        proc = subprocess.run([str(wl_programs.paths["mutex"]), *argv],
+                              capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 2 and "usage" in proc.stderr
+
+
+def test_workloads_part_through_the_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                            wl_programs: workloads.Programs,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(workloads, "build", lambda **kwargs: wl_programs)
+    out = tmp_path / "bench.json"
+    assert run_tiny(monkeypatch, "--part", "workloads", "--json", str(out)) == 0
+    doc = json.loads(out.read_text())
+    assert [t["key"] for t in doc["tables"]] == [
+        "c_workload_read_only", "c_workload_read_mostly", "c_workload_update_heavy"]
+    assert doc["settings"]["workloads"]["reader_counts"] == [2]
+    assert "C workloads: read-mostly" in capsys.readouterr().out
+
+
+def test_workloads_catch_a_broken_grace_period(monkeypatch: pytest.MonkeyPatch,
+                                               wl_cache: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    # qemu-rcu built to free without waiting for readers: the poison check
+    # must fire, and the bench command must then exit with status 1.  A
+    # reader has to be caught between its dereference and its check, so a
+    # run can miss it: try a few times (each is a fraction of a second).
+    broken = workloads.build_flavour(workloads.BY_KEY["qemu"], wl_cache,
+                                     break_grace_period=True)
+    assert broken.name.startswith("workloads-qemu-broken-")
+    settings = WorkloadsSettings(duration=0.2, rounds=1, reader_counts=[2])
+    cell = workloads.Cell(workloads.READ_MOSTLY, "call", 2, "qemu")
+    caught = None
+    for _ in range(8):
+        result, problem = workloads.run_cell(broken, cell, settings)
+        if problem:
+            caught = (result, problem)
+            break
+    assert caught is not None, "8 runs of a broken flavour saw no poisoned read"
+    result, problem = caught
+    assert result is not None and result["poisoned"] > 0
+    assert "grace period was too short" in problem
+
+    monkeypatch.setattr(workloads, "build",
+                        lambda **kwargs: workloads.Programs({"qemu": broken}))
+    monkeypatch.setattr(bench, "_settings", lambda quick, rounds: {"workloads": settings})
+    for _ in range(3):
+        status = bench.run(parse("--quiet", "--part", "workloads"))
+        if status:
+            break
+    assert status == 1
+    captured = capsys.readouterr()
+    assert "workloads FAILED" in captured.err
+    assert "runs FAILED" in captured.out
+
+
+def test_workloads_skipped_without_a_compiler(monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(cbuild, "find_compiler", lambda: None)
+    assert run_tiny(monkeypatch, "--part", "workloads") == 1
+    assert "workloads part skipped: no C compiler found" in capsys.readouterr().err

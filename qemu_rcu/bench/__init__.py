@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """``qemu-rcu bench``: qemu-rcu measured side by side with its peers.
 
-Three parts, each printed as tables of medians and ratios measured in this
+Four parts, each printed as tables of medians and ratios measured in this
 one run (absolute times from different runs are never comparable on a
 shared machine):
 
@@ -9,7 +9,11 @@ shared machine):
 - ``python``: the Python read path next to Python's locks, and call_rcu's
   cost end to end (read_path.py);
 - ``writer``: readers of a shared configuration while a writer keeps
-  rebuilding it (writer.py).
+  rebuilding it (writer.py);
+- ``workloads``: read-only, read-mostly and update-heavy workloads in plain
+  C programs built at run time (qemu-rcu's core compiled in, as QEMU links
+  it), next to liburcu and pthread's rwlock and mutex, with a check that no
+  reader ever sees a freed object (workloads.py).
 
 This module only builds the command line; the heavy imports wait until
 ``run``, so ``qemu-rcu bench --help`` answers at once.
@@ -22,7 +26,7 @@ from typing import Any, Dict, List
 
 from .._cli import count, output_file
 
-PARTS = ("c", "python", "writer")
+PARTS = ("c", "python", "writer", "workloads")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,13 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run only this part (repeatable; default: all)")
     parser.add_argument("--rounds", type=count(1), metavar="N",
                         help="interleaved rounds per measurement (default: 5, the "
-                             "writer part 3; --quick: 3 and 2)")
+                             "writer and workloads parts 3; --quick: 3, and 2 for "
+                             "those two)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
 
 def _settings(quick: bool, rounds: Any) -> Dict[str, Any]:
     from .native import NativeSettings
     from .read_path import ReadPathSettings
+    from .workloads import WorkloadsSettings, default_reader_counts
     from .writer import WriterSettings
 
     if quick:
@@ -51,9 +57,12 @@ def _settings(quick: bool, rounds: Any) -> Dict[str, Any]:
             "c": NativeSettings(pairs_n=10_000_000, sync_n=200, callbacks_n=100_000, rounds=3),
             "python": ReadPathSettings(number=100_000, rounds=3, callbacks_n=20_000),
             "writer": WriterSettings(duration=0.5, rounds=2),
+            "workloads": WorkloadsSettings(duration=0.2, rounds=2,
+                                           reader_counts=default_reader_counts(quick=True)),
         }
     else:
-        s = {"c": NativeSettings(), "python": ReadPathSettings(), "writer": WriterSettings()}
+        s = {"c": NativeSettings(), "python": ReadPathSettings(), "writer": WriterSettings(),
+             "workloads": WorkloadsSettings(reader_counts=default_reader_counts())}
     if rounds:
         for part in s.values():
             part.rounds = max(1, int(rounds))
@@ -68,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from qemu_rcu._binding import membarrier_in_use
 
     from .._progress import Progress
-    from . import native, plot, read_path, writer
+    from . import native, plot, read_path, workloads, writer
     from .cbuild import BuildError
     from .report import Table, machine_info, machine_line, print_tables, save_json
 
@@ -95,6 +104,17 @@ def run(args: argparse.Namespace) -> int:
                 print(f"C part skipped: {exc}", file=sys.stderr)
                 status = 1
                 continue
+        elif part == "workloads":
+            try:
+                new, problems = workloads.run(settings["workloads"], progress)
+            except BuildError as exc:
+                print(f"workloads part skipped: {exc}", file=sys.stderr)
+                status = 1
+                continue
+            for problem in problems:
+                print(f"workloads FAILED: {problem}", file=sys.stderr)
+            if problems:
+                status = 1
         elif part == "python":
             new = read_path.run(settings["python"], progress)
         else:

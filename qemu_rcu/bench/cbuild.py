@@ -1,12 +1,20 @@
 # SPDX-License-Identifier: MIT
-"""Compile the benchmark's C extension (``_qemu_rcu_bench_c``) at bench time.
+"""Compile the benchmark's C code at bench time.
 
-It is built the way a user's C extension would be: the system C compiler,
-``qemu_rcu.get_include()`` and the Python headers, no build system.  The
-result is cached under a name that hashes everything that goes into it, so a
-second run starts at once.  liburcu is optional: when its headers or
-libraries are missing the module is built without it, and the reason says
-exactly what to install.
+Two kinds of build share the compiler discovery, the cache and the error
+reports here:
+
+- the C extension ``_qemu_rcu_bench_c`` (``build``), built the way a user's
+  C extension would be: the system C compiler, ``qemu_rcu.get_include()``
+  and the Python headers, no build system;
+- plain C programs (``build_program``), for the workloads part: one
+  command line from sources to executable, as a C program links the core
+  (``qemu_rcu._binding.sources()``) or liburcu.
+
+Every result is cached under a name that hashes everything that goes into
+it, so a second run starts at once.  liburcu is optional: when its headers
+or libraries are missing its rows are left out, and the reason says exactly
+what to install.
 """
 
 from __future__ import annotations
@@ -20,11 +28,12 @@ import sysconfig
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 HERE = Path(__file__).resolve().parent
 SOURCES = ("bench_c.c", "bench_harness.c", "bench_harness.h", "bench_urcu.c")
 CFLAGS = ("-O2", "-fPIC", "-pthread", "-Wall", "-Wextra")
+PROGRAM_CFLAGS = ("-std=gnu11", "-O2", "-pthread", "-Wall", "-Wextra")
 LIBURCU_LIBS = ("-lurcu-memb", "-lurcu-mb")
 LIBURCU_MISSING = "liburcu was not found, so its rows are skipped"
 LIBURCU_INSTALL = ("sudo apt-get install liburcu-dev  (Debian, Ubuntu; "
@@ -110,45 +119,95 @@ def _compile(cc: List[str], out: Path, with_liburcu: bool, work: Path) -> None:
     _run([*cc, "-shared", "-pthread", *objects, "-o", str(out), *libs], work)
 
 
-def _build_one(cc: List[str], cache: Path, with_liburcu: bool) -> Path:
-    suffix = str(sysconfig.get_config_var("EXT_SUFFIX") or ".so")
-    flavour = "urcu" if with_liburcu else "nourcu"
-    target = cache / f"_qemu_rcu_bench_c-{flavour}-{_fingerprint(cc, with_liburcu)}{suffix}"
+def _cached(cache: Path, name: str, make: Callable[[Path, Path], None]) -> Path:
+    """cache/name, made by ``make(output, work_dir)`` unless it is there already."""
+    target = cache / name
     if target.exists():
         return target
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="qemu-rcu-bench-") as tmp:
         work = Path(tmp)
         built = work / target.name
-        _compile(cc, built, with_liburcu, work)
+        make(built, work)
         # Copy next to the target, then rename: a concurrent run never loads
-        # a half-written module (a rename is atomic within one file system).
+        # a half-written file (a rename is atomic within one file system).
         partial = cache / f".{target.name}.{os.getpid()}.partial"
         shutil.copy2(built, partial)
         os.replace(partial, target)
     return target
 
 
-def build(cache_dir: Optional[Path] = None, use_liburcu: bool = True) -> CBuild:
-    """Compile (or reuse) the extension; liburcu's part only if it builds."""
+def _build_one(cc: List[str], cache: Path, with_liburcu: bool) -> Path:
+    suffix = str(sysconfig.get_config_var("EXT_SUFFIX") or ".so")
+    flavour = "urcu" if with_liburcu else "nourcu"
+    name = f"_qemu_rcu_bench_c-{flavour}-{_fingerprint(cc, with_liburcu)}{suffix}"
+    return _cached(cache, name,
+                   lambda out, work: _compile(cc, out, with_liburcu, work))
+
+
+def _compiler() -> List[str]:
     cc = find_compiler()
     if cc is None:
         raise BuildError("no C compiler found (set CC, or install gcc)")
+    return cc
+
+
+def _usable_cache(cache_dir: Optional[Path]) -> Path:
     cache = cache_dir or default_cache_dir()
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError:
         cache = Path(tempfile.gettempdir()) / f"qemu-rcu-bench-{os.getuid()}"
+    return cache
+
+
+def first_error(exc: subprocess.CalledProcessError) -> str:
+    """The compiler's first error line, to quote in a one-line reason."""
+    first = next((ln for ln in str(exc.output).splitlines() if "rror" in ln), "")
+    return f"\n(compiler said: {first.strip()})" if first else ""
+
+
+def failure(what: str, exc: subprocess.CalledProcessError) -> BuildError:
+    """The whole compiler output, for a build that must not fail."""
+    return BuildError(f"compiling {what} failed:\n$ {shlex.join(exc.cmd)}\n{exc.output}")
+
+
+def build(cache_dir: Optional[Path] = None, use_liburcu: bool = True) -> CBuild:
+    """Compile (or reuse) the extension; liburcu's part only if it builds."""
+    cc = _compiler()
+    cache = _usable_cache(cache_dir)
     problem = "liburcu left out on request"
     if use_liburcu:
         try:
             return CBuild(_build_one(cc, cache, True), True)
         except subprocess.CalledProcessError as exc:
-            first = next((ln for ln in str(exc.output).splitlines() if "rror" in ln), "")
-            said = f"\n(compiler said: {first.strip()})" if first else ""
-            problem = LIBURCU_INSTALL_HINT + said
+            problem = LIBURCU_INSTALL_HINT + first_error(exc)
     try:
         return CBuild(_build_one(cc, cache, False), False, problem)
     except subprocess.CalledProcessError as exc:
-        raise BuildError(f"compiling the benchmark's C code failed:\n"
-                         f"$ {shlex.join(exc.cmd)}\n{exc.output}") from exc
+        raise failure("the benchmark's C code", exc) from exc
+
+
+def build_program(name: str, sources: Sequence[Path], flags: Sequence[str] = (),
+                  libs: Sequence[str] = (), inputs: Sequence[Path] = (),
+                  cache_dir: Optional[Path] = None) -> Path:
+    """Compile (or reuse) the executable ``sources`` make with ``flags``.
+
+    ``inputs`` are the other files that go into it (headers), hashed with
+    the sources.  Raises BuildError without a compiler, and
+    subprocess.CalledProcessError (with the compiler's output) if the
+    compiler fails: the caller says whether that is fatal.
+    """
+    cc = _compiler()
+    cache = _usable_cache(cache_dir)
+    digest = hashlib.sha256()
+    for path in (*sources, *inputs):
+        digest.update(str(path.name).encode())
+        digest.update(path.read_bytes())
+    digest.update(repr((list(cc), PROGRAM_CFLAGS, list(flags), list(libs))).encode())
+
+    def make(out: Path, work: Path) -> None:
+        _run([*cc, *PROGRAM_CFLAGS, *flags, *map(str, sources), "-o", str(out), *libs],
+             work)
+
+    return _cached(cache, f"{name}-{digest.hexdigest()[:16]}", make)
