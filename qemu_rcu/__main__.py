@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """qemu-rcu: QEMU's userspace RCU for Python. Commands: demo (the default),
-bench, torture, info, config. Also runs as python -m qemu_rcu."""
+bench, torture, info, config, qemu-check. Also runs as python -m qemu_rcu."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ COMMANDS = {
     "torture": ("qemu_rcu.torture", "rcutorture-style stress of the installed package"),
     "info": ("qemu_rcu.info", "version, Python, barriers and RCU counters"),
     "config": ("qemu_rcu.config", "compiler flags for C code that uses qemu_rcu.h"),
+    "qemu-check": ("qemu_rcu.qemu_check", "QEMU's own RCU unit tests run against this core"),
 }
 
 # The exit status of a program ended by Ctrl-C (128 + SIGINT), as shells use.

@@ -38,6 +38,8 @@ def run(cmd: List[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     (["bench", "--rounds", "0"], "--rounds: must be at least 1, not 0"),
     (["bench", "--json", "/no/such/folder/out.json"], "folder /no/such/folder does not exist"),
     (["bench", "--plot", "/no/such/folder/out.png"], "folder /no/such/folder does not exist"),
+    (["qemu-check"], "the following arguments are required: --qemu-source"),
+    (["qemu-check", "--qemu-source", "/no/such/qemu"], "/no/such/qemu does not exist"),
     (["nonsense"], "invalid choice: 'nonsense'"),
     (["config"], "one of the arguments --cflags --includedir --pkgconfigdir --modversion"),
     (["config", "--cflags", "--includedir"], "not allowed with argument"),
