@@ -251,14 +251,17 @@ static void flood_start(struct flood *f, long spin_us)
 /* Fork nforks times; with alternate, every other fork happens inside a
  * read-side section of the forking thread.  Each fork is checked in full,
  * but no new one starts after FORK_BUDGET_MS once MIN_FORKS have run: on a
- * loaded 2-core machine a fork with its child's drains can take hundreds of
- * milliseconds, and the loop must end well inside the watchdog. */
+ * loaded 2-core machine, under ThreadSanitizer, a fork with its child's
+ * drains and the parent's drain has taken up to 3 s, and the loop must end
+ * well inside the watchdog.  A fork slower than SLOW_FORK_MS is reported,
+ * so that a run the watchdog ends shows how far it got and at what pace. */
 #define FORK_BUDGET_MS 6000
-#define MIN_FORKS 6
+#define MIN_FORKS 2
+#define SLOW_FORK_MS 1000
 
 static void fork_repeatedly(int nforks, const char *what, bool alternate)
 {
-    int64_t start = tu_now_ns();
+    int64_t start = tu_now_ns(), fork_start;
     int failed = 0, forks = 0;
 
     for (int i = 0; i < nforks; i++) {
@@ -269,6 +272,7 @@ static void fork_repeatedly(int nforks, const char *what, bool alternate)
             break;
         }
         forks++;
+        fork_start = tu_now_ns();
         own_ran = 0;
         call_rcu1(&own_head, own_cb);
         if (inside) {
@@ -296,6 +300,9 @@ static void fork_repeatedly(int nforks, const char *what, bool alternate)
             failed++;
         }
         drain_call_rcu();                       /* own_head is free again */
+        if (tu_elapsed_ms(fork_start) > SLOW_FORK_MS) {
+            NOTE("%s: fork %d took %.0f ms", what, i, tu_elapsed_ms(fork_start));
+        }
         tu_sleep_us(500 + (i * 137) % 1500);   /* vary the fork moment */
     }
     NOTE("%s: %d of %d forks in %.0f ms", what, forks, nforks,
