@@ -11,9 +11,10 @@ api='call_rcu1 drain_call_rcu synchronize_rcu synchronize_rcu_expedited
 get_state_synchronize_rcu poll_state_synchronize_rcu rcu_register_thread
 rcu_unregister_thread rcu_add_force_rcu_notifier rcu_remove_force_rcu_notifier
 rcu_enable_atfork rcu_disable_atfork rcu_get_stats rcu_gp_ctr rcu_reader'
+api=" $(echo $api) "
 bad=0
 for sym in $("$nm" -g --defined-only "$lib" | awk 'NF == 3 {print $3}' | sort -u); do
-    case " $(echo $api) " in
+    case $api in
         *" $sym "*) continue ;;
     esac
     case $sym in

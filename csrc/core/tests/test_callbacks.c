@@ -100,9 +100,11 @@ static void waits_for_older_section(void)
     holder_start(&h);
     call_rcu1(&head, timing_cb);
     tu_sleep_ms(TU_BLOCKED_MS);
-    /* Not yet run: the value is still -1.  Read through an atomic because
-     * here, unlike after a drain, nothing orders us after the callback. */
-    CHECKF(__atomic_load_n(&timing_saw_unlocking, __ATOMIC_RELAXED) == -1,
+    /* Not yet run (-1), or, if this thread slept so long that the holder
+     * left on its own deadline, run after it began to unlock (1); never run
+     * while it was inside (0).  Read through an atomic because here, unlike
+     * after a drain, nothing orders us after the callback. */
+    CHECKF(__atomic_load_n(&timing_saw_unlocking, __ATOMIC_RELAXED) != 0,
            "the callback ran while an older section was open");
     holder_stop(&h);
     drain_call_rcu();

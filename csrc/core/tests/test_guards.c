@@ -206,8 +206,9 @@ static void guard_blocks_writer(void)
     tu_wait_int(&g.inside, 1, TU_SOON_MS);
     tu_async_start(&w, tu_do_synchronize, NULL);
     tu_sleep_ms(TU_BLOCKED_MS);
-    CHECK(!tu_async_done(&w));
-    CHECK(tu_load(&g.unlocking) == 0);
+    /* Done only if the reader already left on its own deadline (this
+     * thread can sleep that long on a loaded machine). */
+    CHECK(!tu_async_done(&w) || tu_load(&g.unlocking));
     tu_store(&g.release, 1);
     tu_async_join(&w, TU_SOON_MS, "synchronize_rcu");
     pthread_join(t, NULL);
