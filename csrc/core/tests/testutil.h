@@ -39,8 +39,11 @@
 #include "qemu_rcu.h"
 
 /* Seconds one subtest may run.  Generous because ThreadSanitizer slows
- * everything down several times on a 2-core machine. */
+ * everything down several times on a 2-core machine; a program whose
+ * subtests fork may set its own before including this file. */
+#ifndef TU_WATCHDOG_S
 #define TU_WATCHDOG_S 20
+#endif
 
 /* How long a test waits for something that must happen "soon" before it
  * calls it a failure.  Grace periods take milliseconds; this is slack for
