@@ -95,21 +95,29 @@ def test_bad_arguments_are_refused(tmp_path: Path, args: List[str]) -> None:
     assert "PASS" not in result.stdout
 
 
-def test_ctrl_c_before_anything_ran_is_an_interruption_not_a_failure(python: Any) -> None:
-    # Ctrl-C lands in the first sleep, so the threads may not have done a
-    # single update: that says nothing about the core, so it is no error.
+def test_a_run_that_did_nothing_fails_unless_it_was_interrupted(python: Any) -> None:
+    # A side that never read or updated tested nothing: a failure when the
+    # run had its time, but only an interruption when Ctrl-C cut it short
+    # (then its threads may not have got going at all).
     result = python("""
         import time
         from qemu_rcu import torture
         from qemu_rcu._progress import Progress
+        class Idle:
+            label = "C"
+            def __init__(self, readers, updaters): pass
+            def snapshot(self): return torture.Counts()
+            def stop(self): return torture.Counts()
+        torture.CTorture = Idle
+        print("full", torture.torture(0.01, 1, 1, "c", Progress(quiet=True)))
         sleep = time.sleep
         def interrupt(seconds):
-            time.sleep = sleep              # only the first sleep is "interrupted"
+            time.sleep = sleep
             raise KeyboardInterrupt
         time.sleep = interrupt
-        errors, interrupted = torture.torture(60, 2, 4, "c", Progress(quiet=True))
-        print("errors", errors, "interrupted", interrupted)
+        print("interrupted", torture.torture(60, 1, 1, "c", Progress(quiet=True)))
     """)
     assert result.returncode == 0, result.stderr
-    assert "(interrupted)" in result.stdout
-    assert result.stdout.splitlines()[-1] == "errors 0 interrupted True", result.stdout
+    lines = result.stdout.splitlines()
+    assert "full (1, False)" in lines, result.stdout
+    assert "interrupted (0, True)" in lines, result.stdout
