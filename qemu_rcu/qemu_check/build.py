@@ -55,6 +55,19 @@ class Toolchain:
 
 
 @dataclass
+class QemuCore:
+    """QEMU's util/rcu.c compiled with the shims, ready to link.
+
+    A program built against it puts ``include`` ahead of the shims, so that
+    ``qemu/rcu.h`` is QEMU's own, and links ``objects``.
+    """
+    include: Path
+    objects: List[str]
+    cflags: List[str]          # the defines it was compiled with (and users must be)
+    label: str                 # e.g. "QEMU 9.2.0 util/rcu.c (fences)"
+
+
+@dataclass
 class Programs:
     folder: Path
     built: Dict[str, Path] = field(default_factory=dict)     # program -> executable
@@ -97,6 +110,38 @@ def _link_headers(qemu: QemuSource, folder: Path) -> Path:
             link.unlink()
         link.symlink_to(qemu.header(name))
     return include
+
+
+def build_qemu_core(qemu: QemuSource, folder: Path, tools: Toolchain, *,
+                    membarrier: bool = False, extra_cflags: Sequence[str] = ()) -> QemuCore:
+    """Compile QEMU's own util/rcu.c with the shims, in ``folder``.
+
+    ``membarrier`` compiles it as QEMU configured with --enable-membarrier
+    (CONFIG_MEMBARRIER: readers without fences, writers call membarrier);
+    otherwise as QEMU's default build, a full fence in every reader.
+    ``extra_cflags`` (e.g. a sanitizer) are added to the compiler's command.
+    Raises RuntimeError with the compiler's output if it does not compile.
+    """
+    mode = "membarrier" if membarrier else "fences"
+    folder.mkdir(parents=True, exist_ok=True)
+    include = folder / "qemu-core-include"
+    for name in (*QEMU_HEADERS, "qemu/rcu.h"):
+        link = include / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(qemu.header(name))
+    defines = ["-DCONFIG_MEMBARRIER"] if membarrier else []
+    obj = folder / f"qemu-util-rcu-{mode}.o"
+    log = folder / f"qemu-util-rcu-{mode}.log"
+    cmd = [*tools.cc, *CFLAGS, *WARNINGS, *defines, *extra_cflags, f"-I{include}",
+           f"-I{SHIMS}", *tools.glib_cflags, "-c", str(qemu.root / "util" / "rcu.c"),
+           "-o", str(obj)]
+    if not _compile(cmd, log):
+        raise RuntimeError(f"QEMU's util/rcu.c did not compile with the shims:\n"
+                           f"{log.read_text()}")
+    return QemuCore(include=include, objects=[str(obj)], cflags=defines,
+                    label=f"{qemu.version_name} util/rcu.c ({mode})")
 
 
 def _compile(cmd: Sequence[str], log: Path) -> bool:
