@@ -27,9 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Polls of 10 ms before a grace period stops waiting politely; before the
- * first one, a few quick looks, since most sections last microseconds (see
- * quick_look_pause). */
+/* A grace period waits politely for five 10 ms polls (QEMU's patience)
+ * before it forces; before that, a few quick looks, since most sections last
+ * microseconds (see quick_look_pause). */
 #define RCU_POLL_NS     10000000
 #define RCU_POLLS       5
 #define RCU_QUICK_LOOKS 10
@@ -360,11 +360,11 @@ void qemu_rcu_set_force_check(bool (*check)(void))
     __atomic_store_n(&force_check, check, __ATOMIC_RELEASE);
 }
 
-static bool should_force(bool expedite, int polls)
+static bool should_force(bool expedite, bool patience_over)
 {
     bool (*check)(void) = __atomic_load_n(&force_check, __ATOMIC_ACQUIRE);
 
-    return expedite || polls >= RCU_POLLS ||
+    return expedite || patience_over ||
            __atomic_load_n(&gp_expedite_waiters, __ATOMIC_RELAXED) > 0 ||
            (check != NULL && check());
 }
@@ -372,24 +372,38 @@ static bool should_force(bool expedite, int polls)
 /*
  * Called with both locks held and the counter already advanced.  Readers
  * found quiescent move to a local list so each scan only looks at the ones
- * still pending.  First poll politely (readers' unlocks stay cheap); once
- * forced, ask every pending reader to wake us and sleep on the event.
+ * still pending.  First a few quick looks, with readers' unlocks left
+ * untouched (most sections end within microseconds).  Then every pending
+ * reader is asked to wake us when it leaves ("waiting"), and we sleep on the
+ * event, at most 10 ms at a time so that the force check runs as often as
+ * QEMU's polls do; a reader preempted on this CPU thus ends the wait as soon
+ * as it leaves, not at the next poll.  Once forced, the notifiers fire and
+ * we sleep until woken.
  */
 static void wait_for_readers(bool expedite)
 {
     struct rcu_reader_data *done = NULL, *r, *next;
-    bool forced = false;
-    int polls = 0, looks = 0;
+    bool forced = false, asked = false;
+    int looks = 0;
+    int64_t patience_end = 0;       /* when polite waiting gives way to force */
 
     for (;;) {
-        if (!forced && should_force(expedite, polls)) {
+        if (!forced && should_force(expedite, asked && qemu_rcu_clock_ns() >= patience_end)) {
             forced = true;
             for (r = registry; r; r = r->next_) {
                 for (Notifier *n = r->force_rcu_; n; n = n->next_) {
                     n->notify(n, NULL);
                 }
+            }
+        }
+        if (!asked && (forced || looks >= RCU_QUICK_LOOKS)) {
+            /* Reset before asking, so that no reader's wake-up is lost. */
+            qemu_rcu_event_reset(&rcu_gp_event);
+            for (r = registry; r; r = r->next_) {
                 __atomic_store_n(&r->waiting, true, __ATOMIC_RELAXED);
             }
+            asked = true;
+            patience_end = qemu_rcu_clock_ns() + (int64_t)RCU_POLLS * RCU_POLL_NS;
         }
         /* Pairs with the reader's barrier: we see its ctr, or it sees
          * "waiting" (and our earlier stores). */
@@ -406,15 +420,15 @@ static void wait_for_readers(bool expedite)
             break;
         }
         pthread_mutex_unlock(&rcu_registry_lock);
-        if (forced) {
-            qemu_rcu_event_wait(&rcu_gp_event);
-            qemu_rcu_event_reset(&rcu_gp_event);
-        } else if (looks < RCU_QUICK_LOOKS) {
+        if (!asked) {
             quick_look_pause(looks++);
         } else {
-            struct timespec ts = { 0, RCU_POLL_NS };
-            nanosleep(&ts, NULL);
-            polls++;
+            if (forced) {
+                qemu_rcu_event_wait(&rcu_gp_event);
+            } else {
+                qemu_rcu_event_timedwait(&rcu_gp_event, RCU_POLL_NS);
+            }
+            qemu_rcu_event_reset(&rcu_gp_event);
         }
         pthread_mutex_lock(&rcu_registry_lock);
     }
