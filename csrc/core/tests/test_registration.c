@@ -49,6 +49,7 @@ struct exiter {
     bool inside;    /* exit from inside a read-side section */
     int ready;
     int go;
+    int leaving;    /* set just before the thread returns */
 };
 
 static void *exiter_main(void *arg)
@@ -109,6 +110,7 @@ static void *exit_in_section_main(void *arg)
     rcu_read_lock();
     tu_store(&e->ready, 1);
     tu_wait_int(&e->go, 1, TU_SOON_MS);
+    tu_store(&e->leaving, 1);
     return NULL;    /* still inside */
 }
 
@@ -122,9 +124,12 @@ static void writer_waiting_for_exiting_reader(bool expedited)
     tu_wait_int(&e.ready, 1, TU_SOON_MS);
     tu_async_start(&w, expedited ? tu_do_synchronize_expedited
                                  : tu_do_synchronize, NULL);
-    /* Long enough for a normal grace period to stop polling and sleep. */
+    /* Long enough for a normal grace period to stop polling and sleep.  On
+     * a loaded machine this thread may sleep past the reader's own
+     * deadline, so the order is checked, not the time: a writer that is
+     * done must have seen the reader's thread on its way out. */
     tu_sleep_ms(200);
-    CHECK(!tu_async_done(&w));
+    CHECK(!tu_async_done(&w) || tu_load(&e.leaving));
     tu_store(&e.go, 1);
     pthread_join(t, NULL);
     /* A writer that misses the exit sleeps for good (holding the sync
