@@ -247,9 +247,7 @@ static void flood_start(struct flood *f, long spin_us)
     memset(f, 0, sizeof(*f));
     f->spin_us = spin_us;
     tu_thread_start(&f->tid, flood_producer, f);
-    if (!tu_wait_int(&f->started, 1, TU_SOON_MS)) {
-        FATAL("producer did not start");
-    }
+    tu_wait_started(&f->started, 1, "the producer");
 }
 
 /* Fork nforks times; with alternate, every other fork happens inside a
@@ -441,9 +439,7 @@ static void fork_during_grace_periods(void)
         tu_thread_start(&r[i], churn_reader, NULL);
         tu_thread_start(&w[i], churn_writer, NULL);
     }
-    if (!tu_wait_int(&churn_started, 4, TU_SOON_MS)) {
-        FATAL("reader/writer threads did not start");
-    }
+    tu_wait_started(&churn_started, 4, "the reader and writer threads");
     fork_repeatedly(30, "fork during grace periods", true);
     tu_store(&churn_stop, 1);
     for (int i = 0; i < 2; i++) {
@@ -495,9 +491,7 @@ static void fork_with_atfork_disabled(void)
     for (int i = 0; i < 2; i++) {
         tu_thread_start(&idle[i], idle_reader, NULL);
     }
-    if (!tu_wait_int(&idle_ready, 2, TU_SOON_MS)) {
-        FATAL("idle readers did not start");
-    }
+    tu_wait_started(&idle_ready, 2, "the idle readers");
     drain_call_rcu();            /* the core's own threads are idle too */
     parent_count = registered_count();
     CHECKF(parent_count >= 4, "%u registered threads in the parent",

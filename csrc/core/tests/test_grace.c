@@ -331,9 +331,7 @@ static void notifiers_fire_during_drain(void)
 
     drain_holder = &a.h;
     tu_thread_start(&a.h.tid, drain_holder_main, &a);
-    if (!tu_wait_int(&a.h.inside, 1, TU_SOON_MS)) {
-        FATAL("reader did not enter");
-    }
+    tu_wait_started(&a.h.inside, 1, "the reader to enter its section");
     call_rcu1(&head, drain_cb);
     drain_call_rcu();
     CHECK(drain_cb_ran == 1);

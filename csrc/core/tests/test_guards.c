@@ -203,7 +203,7 @@ static void guard_blocks_writer(void)
     pthread_t t;
 
     tu_thread_start(&t, guard_reader_main, &g);
-    tu_wait_int(&g.inside, 1, TU_SOON_MS);
+    tu_wait_started(&g.inside, 1, "the reader to enter its section");
     tu_async_start(&w, tu_do_synchronize, NULL);
     tu_sleep_ms(TU_BLOCKED_MS);
     /* Done only if the reader already left on its own deadline (this

@@ -74,7 +74,7 @@ static void exit_unregisters(bool inside)
     unsigned before = registered_threads();
 
     tu_thread_start(&t, exiter_main, &e);
-    tu_wait_int(&e.ready, 1, TU_SOON_MS);
+    tu_wait_started(&e.ready, 1, "the thread to start");
     CHECK(registered_threads() == before + 1);
     tu_store(&e.go, 1);
     pthread_join(t, NULL);
@@ -121,7 +121,7 @@ static void writer_waiting_for_exiting_reader(bool expedited)
     pthread_t t;
 
     tu_thread_start(&t, exit_in_section_main, &e);
-    tu_wait_int(&e.ready, 1, TU_SOON_MS);
+    tu_wait_started(&e.ready, 1, "the thread to start");
     tu_async_start(&w, expedited ? tu_do_synchronize_expedited
                                  : tu_do_synchronize, NULL);
     /* Long enough for a normal grace period to stop polling and sleep.  On
@@ -243,7 +243,7 @@ static void lock_after_unregister_registers_again(void)
     struct holder h = { 0 };
 
     tu_thread_start(&h.tid, rereg_main, &h);
-    tu_wait_int(&h.inside, 1, TU_SOON_MS);
+    tu_wait_started(&h.inside, 1, "the reader to enter its section");
     tu_check_sync_waits_for(&h, "the re-registered reader was not waited "
                             "for");
 }
