@@ -31,7 +31,9 @@ int main(int argc, char **argv)
     int nreaders = argc > 2 ? atoi(argv[2]) : 3;
     struct qemu_rcu_torture *t;
     struct qemu_rcu_torture_counts c;
+#if TU_QEMU_RCU
     struct rcu_stats st0, st1;
+#endif
     unsigned long long errors;
     bool ok;
 
@@ -45,7 +47,9 @@ int main(int argc, char **argv)
      * engine's threads block signals, so SIGALRM hits this thread. */
     alarm((unsigned)seconds + 30);
 
+#if TU_QEMU_RCU
     rcu_get_stats(&st0);
+#endif
     t = qemu_rcu_torture_start(nreaders, UPDATERS);
     if (t == NULL) {
         fprintf(stderr, "rcutorture: cannot start the torture threads\n");
@@ -63,11 +67,15 @@ int main(int argc, char **argv)
         tu_sleep_us(10000);
     }
     qemu_rcu_torture_stop(t, &c);
-    rcu_get_stats(&st1);
     errors = qemu_rcu_torture_errors(&c);
 
+#if TU_QEMU_RCU
     printf("rcutorture: %.1f s, %d readers, %d updaters, membarrier %d\n",
            seconds, nreaders, UPDATERS, (int)rcu_membarrier_active);
+#else
+    printf("rcutorture: %.1f s, %d readers, %d updaters, QEMU's RCU core\n",
+           seconds, nreaders, UPDATERS);
+#endif
     printf("reads: %llu updates: %llu mberrors: %llu poisoned: %llu\n",
            (unsigned long long)c.reads, (unsigned long long)c.updates,
            (unsigned long long)c.mberrors, (unsigned long long)c.poisoned);
@@ -85,12 +93,15 @@ int main(int argc, char **argv)
         printf(" %llu", (unsigned long long)c.age[i]);
     }
     printf("\n");
+#if TU_QEMU_RCU
+    rcu_get_stats(&st1);
     printf("core stats: grace_periods +%llu callbacks_invoked +%llu "
            "registered_threads %u\n",
            (unsigned long long)(st1.grace_periods - st0.grace_periods),
            (unsigned long long)(st1.callbacks_invoked -
                                 st0.callbacks_invoked),
            st1.registered_threads);
+#endif
 
     ok = errors == 0 && c.reclaimed == c.heap_updates &&
          c.reads > 0 && c.updates > 0 && c.heap_updates > 0;

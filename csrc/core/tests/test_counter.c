@@ -15,6 +15,12 @@
  */
 #include "testutil.h"
 
+#ifndef RCU_GP_LOCKED
+/* QEMU's util/rcu.c keeps these to itself; the values are the same. */
+#define RCU_GP_LOCKED 1UL
+#define RCU_GP_CTR    2UL
+#endif
+
 #if ULONG_MAX > 0xffffffffUL
 
 /* Odd (bit 0 is RCU_GP_LOCKED), and well above 32 bits. */
@@ -63,6 +69,7 @@ static long busy_sections;
 static void *busy_reader(void *arg)
 {
     (void)arg;
+    tu_reader_begin();
     while (!tu_load(&busy_stop)) {
         rcu_read_lock();
         if (get_ptr_rcu_reader()->ctr >> 32 == 0) {
@@ -72,6 +79,7 @@ static void *busy_reader(void *arg)
         rcu_read_unlock();
         __atomic_fetch_add(&busy_sections, 1, __ATOMIC_RELAXED);
     }
+    tu_reader_end();
     return NULL;
 }
 
@@ -92,7 +100,7 @@ static void grace_periods_with_busy_reader(void)
     }
     ms = tu_elapsed_ms(t0);
     for (int i = 0; i < 20; i++) {
-        synchronize_rcu_expedited();
+        tu_synchronize_expedited();
     }
     tu_store(&busy_stop, 1);
     pthread_join(t, NULL);
@@ -104,11 +112,11 @@ static void grace_periods_with_busy_reader(void)
     CHECK(busy_narrow == 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     /* Before any other RCU call: nothing is in a grace period yet. */
     __atomic_store_n(&rcu_gp_ctr, big_ctr, __ATOMIC_SEQ_CST);
-    tu_init("test_counter");
+    tu_init(argc, argv, "test_counter");
     RUN(snapshot_is_full_width);
     RUN(new_reader_not_waited_for);
     RUN(grace_periods_with_busy_reader);

@@ -80,7 +80,7 @@ static void child_sync_in_nested_section(void)
 static void child_expedited_in_section(void)
 {
     rcu_read_lock();
-    synchronize_rcu_expedited();
+    tu_synchronize_expedited();
 }
 
 static void synchronize_inside_section(void)
@@ -203,9 +203,9 @@ static void callback_leaves_section_open(void)
     CHECK_ABORTED_WITH(&c, "callback", "returned inside a read-side");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    tu_init("test_misuse");
+    tu_init(argc, argv, "test_misuse");
     RUN(correct_use_exits_cleanly);
     RUN(unbalanced_unlock);
     RUN(synchronize_inside_section);

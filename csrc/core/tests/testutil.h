@@ -10,6 +10,20 @@
  * blocking CI, and the "# start:" line printed before each subtest tells
  * which one hung.
  *
+ * A program runs every subtest by default (as meson runs it); "prog --list"
+ * prints the subtests' names, and "prog NAME" runs that one alone, which is
+ * how qemu-check runs each in a process of its own.
+ *
+ * The tests also build against QEMU's own qemu/rcu.h and util/rcu.c
+ * (qemu-check, README "Check it against QEMU").  qemu_rcu.h defines
+ * QEMU_RCU_API_VERSION and QEMU's header does not: TU_QEMU_RCU tells which
+ * one is in use.  A subtest that needs what only qemu-rcu has (rcu_get_stats,
+ * the polled and expedited grace periods, the registered flag) is skipped on
+ * QEMU's, saying why; where qemu-rcu does by itself what QEMU leaves to the
+ * caller (registering readers, unregistering them before they exit), the
+ * helpers below do it by hand on QEMU's core only, so that what the tests
+ * check on qemu-rcu's own core stays exactly the same.
+ *
  * Waiting rules: a test never uses a sleep as its only synchronisation.  It
  * waits for flags (tu_wait_int) and joins threads; a sleep appears only where
  * the property itself is "X is still blocked after a while".
@@ -38,6 +52,12 @@
 
 #include "qemu_rcu.h"
 
+#ifdef QEMU_RCU_API_VERSION
+#define TU_QEMU_RCU 1
+#else
+#define TU_QEMU_RCU 0
+#endif
+
 /* Seconds one subtest may run.  Generous because ThreadSanitizer slows
  * everything down several times on a 2-core machine; a program whose
  * subtests fork may set its own before including this file. */
@@ -53,8 +73,62 @@
 /* How long "still blocked" is observed before the test believes it. */
 #define TU_BLOCKED_MS 100
 
+#ifndef container_of
 #define container_of(ptr, type, member) \
     ((type *)((char *)(ptr) - offsetof(type, member)))
+#endif
+
+/* ---- what QEMU's core lacks, or leaves to the caller ----------------------- */
+
+#if TU_QEMU_RCU
+/* qemu-rcu's fork handlers work whatever the other threads do. */
+static inline pid_t tu_fork(void)
+{
+    return fork();
+}
+/* qemu-rcu registers a reader on its first rcu_read_lock() and unregisters
+ * it when its thread exits: nothing to do, and the tests check that. */
+static inline void tu_reader_begin(void) {}
+static inline void tu_reader_end(void) {}
+/* Where expedited is only one more way to wait for readers. */
+#define tu_synchronize_expedited() synchronize_rcu_expedited()
+#else
+#include "qemu/main-loop.h"
+
+/* QEMU forks holding the big QEMU lock, which its callback thread takes
+ * around callbacks: a child forked while a callback ran would inherit the
+ * lock taken, and its own callback thread would wait for it forever.  The
+ * child keeps the lock (its forking thread holds it) and drops it. */
+static inline pid_t tu_fork(void)
+{
+    pid_t pid;
+
+    bql_lock();
+    pid = fork();
+    bql_unlock();
+    return pid;
+}
+/* QEMU: a reader registers before its first section and unregisters before
+ * its thread exits. */
+static inline void tu_reader_begin(void)
+{
+    rcu_register_thread();
+}
+static inline void tu_reader_end(void)
+{
+    rcu_unregister_thread();
+}
+/* QEMU has no expedited grace period; a normal one waits for the same
+ * readers. */
+#define tu_synchronize_expedited() synchronize_rcu()
+/* QEMU's reader record has the nesting depth, not this helper. */
+static inline bool rcu_read_lock_held(void)
+{
+    return get_ptr_rcu_reader()->depth > 0;
+}
+/* QEMU's name for free_rcu (glib's g_free is free()). */
+#define free_rcu(obj, field) g_free_rcu(obj, field)
+#endif
 
 /* ---- atomics on plain ints (flags shared between test threads) -------- */
 
@@ -147,6 +221,24 @@ static inline void tu_wait_started(const int *p, int want, const char *what)
 static int tu_tests_run;
 static int tu_tests_failed;
 static int tu_cur_failures;
+/* Subtest selection: list the names, or run only the one named. */
+static bool tu_listing;
+static const char *tu_only;
+static bool tu_only_found;
+
+/* Whether subtest name runs now; lists it instead when listing. */
+static inline bool tu_selected(const char *name)
+{
+    if (tu_listing) {
+        printf("%s\n", name);
+        return false;
+    }
+    if (tu_only != NULL && strcmp(tu_only, name) != 0) {
+        return false;
+    }
+    tu_only_found = true;
+    return true;
+}
 
 static inline bool tu_check(bool ok, const char *what, const char *file,
                             int line)
@@ -196,6 +288,9 @@ static inline void tu_run(const char *name, void (*fn)(void))
 {
     int64_t t0 = tu_now_ns();
 
+    if (!tu_selected(name)) {
+        return;
+    }
     tu_cur_failures = 0;
     printf("# start: %s\n", name);
     fflush(stdout);
@@ -217,6 +312,9 @@ static inline void tu_run(const char *name, void (*fn)(void))
 /* A subtest that cannot run in this configuration, with the reason. */
 static inline void tu_skip(const char *name, const char *why)
 {
+    if (!tu_selected(name)) {
+        return;
+    }
     tu_tests_run++;
     printf("ok %d - %s # SKIP %s\n", tu_tests_run, name, why);
     fflush(stdout);
@@ -224,25 +322,58 @@ static inline void tu_skip(const char *name, const char *why)
 
 #define SKIP(fn, why) ((void)(fn), tu_skip(#fn, why))
 
-/* Line-buffered stdout (meson reads it through a pipe, and a killed test
- * must still show what it printed), plus the membarrier mode in use. */
-static inline void tu_init(const char *prog)
-{
-    struct rcu_stats st;
-    const char *env = getenv("QEMU_RCU_MEMBARRIER");
+/* RUN_NEEDS(fn, what): a subtest of something only qemu-rcu has; on QEMU's
+ * core it is skipped as "QEMU's RCU has no <what>", and fn's body is
+ * compiled only #if TU_QEMU_RCU. */
+#if TU_QEMU_RCU
+#define RUN_NEEDS(fn, what) RUN(fn)
+#else
+#define RUN_NEEDS(fn, what) tu_skip(#fn, "QEMU's RCU has no " what)
+#endif
 
+/* Reads the command line (nothing, --list or a subtest's name), makes
+ * stdout line-buffered (meson reads it through a pipe, and a killed test
+ * must still show what it printed) and prints the membarrier mode in use. */
+static inline void tu_init(int argc, char **argv, const char *prog)
+{
+    if (argc > 2 || (argc == 2 && argv[1][0] == '-' &&
+                     strcmp(argv[1], "--list") != 0)) {
+        fprintf(stderr, "usage: %s [--list | SUBTEST]\n", prog);
+        exit(2);
+    }
+    tu_listing = argc == 2 && strcmp(argv[1], "--list") == 0;
+    tu_only = argc == 2 && !tu_listing ? argv[1] : NULL;
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (tu_listing) {
+        return;
+    }
     /* The callback thread registers itself once it runs; after a drain it
      * has, so registered_threads no longer moves behind the tests' back. */
     drain_call_rcu();
-    rcu_get_stats(&st);
-    printf("# %s: rcu_membarrier_active=%d (QEMU_RCU_MEMBARRIER=%s), "
-           "%u registered threads\n", prog, (int)rcu_membarrier_active,
-           env ? env : "unset", st.registered_threads);
+#if TU_QEMU_RCU
+    {
+        struct rcu_stats st;
+        const char *env = getenv("QEMU_RCU_MEMBARRIER");
+
+        rcu_get_stats(&st);
+        printf("# %s: rcu_membarrier_active=%d (QEMU_RCU_MEMBARRIER=%s), "
+               "%u registered threads\n", prog, (int)rcu_membarrier_active,
+               env ? env : "unset", st.registered_threads);
+    }
+#else
+    printf("# %s: on QEMU's own RCU core\n", prog);
+#endif
 }
 
 static inline int tu_done(void)
 {
+    if (tu_listing) {
+        return 0;
+    }
+    if (tu_only != NULL && !tu_only_found) {
+        printf("# no subtest named %s (--list names them)\n", tu_only);
+        return 2;
+    }
     printf("1..%d\n", tu_tests_run);
     printf("# %d of %d subtests failed\n", tu_tests_failed, tu_tests_run);
     return tu_tests_failed ? 1 : 0;
@@ -315,7 +446,7 @@ static inline void tu_do_synchronize(void *arg)
 static inline void tu_do_synchronize_expedited(void *arg)
 {
     (void)arg;
-    synchronize_rcu_expedited();
+    tu_synchronize_expedited();
 }
 
 static inline void tu_do_drain(void *arg)
@@ -341,6 +472,8 @@ static inline void tu_do_drain(void *arg)
 struct holder {
     /* options */
     bool nest;           /* lock, lock, unlock: depth 1 via nesting */
+    bool auto_register;  /* leave registration to the first lock, also on
+                          * QEMU's core (which then does not see it) */
     bool notifier;
     bool leave_on_kick;
     bool patient;        /* no deadline: only release ends the section */
@@ -376,7 +509,12 @@ static inline void *tu_holder_main(void *opaque)
     int64_t deadline = tu_now_ns() + (int64_t)TU_SOON_MS * 1000000;
 
     h->self = pthread_self();
+#if TU_QEMU_RCU
     h->was_registered = get_ptr_rcu_reader()->registered;
+#endif
+    if (!h->auto_register) {
+        tu_reader_begin();
+    }
     if (h->notifier) {
         h->n.notify = tu_holder_kick;
         rcu_add_force_rcu_notifier(&h->n);
@@ -401,6 +539,9 @@ static inline void *tu_holder_main(void *opaque)
     rcu_read_unlock();
     if (h->notifier) {
         rcu_remove_force_rcu_notifier(&h->n);
+    }
+    if (!h->auto_register) {
+        tu_reader_end();
     }
     tu_store(&h->outside, 1);
     return NULL;
@@ -431,7 +572,7 @@ static inline void tu_do_sync_probe(void *arg)
     struct sync_probe *p = arg;
 
     if (p->expedited) {
-        synchronize_rcu_expedited();
+        tu_synchronize_expedited();
     } else {
         synchronize_rcu();
     }
@@ -567,7 +708,7 @@ static inline void tu_run_child(void (*fn)(void), unsigned watchdog_s,
     if (pipe(fds) != 0) {
         FATAL("pipe: %s", strerror(errno));
     }
-    pid = fork();
+    pid = tu_fork();
     if (pid < 0) {
         FATAL("fork: %s", strerror(errno));
     }
