@@ -137,14 +137,14 @@ def build_qemu_core(qemu: QemuSource, folder: Path, tools: Toolchain, *,
     cmd = [*tools.cc, *CFLAGS, *WARNINGS, *defines, *extra_cflags, f"-I{include}",
            f"-I{SHIMS}", *tools.glib_cflags, "-c", str(qemu.root / "util" / "rcu.c"),
            "-o", str(obj)]
-    if not _compile(cmd, log):
+    if not compile_logged(cmd, log):
         raise RuntimeError(f"QEMU's util/rcu.c did not compile with the shims:\n"
                            f"{log.read_text()}")
     return QemuCore(include=include, objects=[str(obj)], cflags=defines,
                     label=f"{qemu.version_name} util/rcu.c ({mode})")
 
 
-def _compile(cmd: Sequence[str], log: Path) -> bool:
+def compile_logged(cmd: Sequence[str], log: Path) -> bool:
     result = subprocess.run(list(cmd), capture_output=True, text=True,
                             stdin=subprocess.DEVNULL)
     log.write_text(" ".join(shlex.quote(c) for c in cmd) + "\n" + result.stdout
@@ -167,7 +167,7 @@ def build(qemu: QemuSource, folder: Path, tools: Toolchain,
     for name in CORE_SOURCES:
         obj = folder / f"core-{name[:-2]}.o"
         log = folder / f"core-{name[:-2]}.log"
-        if not _compile([*tools.cc, *CORE_CFLAGS, f"-I{core}", "-c",
+        if not compile_logged([*tools.cc, *CORE_CFLAGS, f"-I{core}", "-c",
                          str(core / name), "-o", str(obj)], log):
             raise RuntimeError(f"the qemu-rcu core did not compile:\n{log.read_text()}")
         objects.append(str(obj))
@@ -178,7 +178,7 @@ def build(qemu: QemuSource, folder: Path, tools: Toolchain,
         log = folder / f"{program}.log"
         cmd = [*tools.cc, *CFLAGS, *WARNINGS, f"-I{SHIMS}", f"-I{include}", f"-I{core}",
                *tools.glib_cflags, str(src), *objects, "-o", str(exe), *tools.glib_libs]
-        if _compile(cmd, log):
+        if compile_logged(cmd, log):
             programs.built[program] = exe
         else:
             programs.failed[program] = log.read_text()

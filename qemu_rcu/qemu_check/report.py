@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""The results: a table of test case x barrier mode, the key figures, and
+"""The results: QEMU's tests on this core (test case x barrier mode), this
+package's tests on QEMU's core (subtest x QEMU build), the key figures, and
 the same as JSON."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import platform
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, TextIO, Tuple
 
+from .ourtests import BUILDS, DIFFERS, PASS, PASS_DESPITE, SKIP, SubtestResult
 from .runs import MODES, CaseResult, FigureResult, Outcome
 
 
@@ -21,13 +23,25 @@ class Report:
     timeout: float
     cases: List[CaseResult] = field(default_factory=list)
     command_line: List[FigureResult] = field(default_factory=list)
+    # This package's C tests on QEMU's own core, and that core's builds.
+    our_tests: List[SubtestResult] = field(default_factory=list)
+    qemu_cores: Dict[str, str] = field(default_factory=dict)
 
     def outcomes(self) -> List[Outcome]:
         return [*(r.outcome for r in self.cases), *(f.outcome for f in self.command_line)]
 
     @property
     def passed(self) -> bool:
-        return all(o.status == "pass" for o in self.outcomes())
+        """Every QEMU test passed on this core, and every one of our tests
+        had the result expected on QEMU's."""
+        return (all(o.status == "pass" for o in self.outcomes())
+                and all(r.ok for r in self.our_tests))
+
+    def our_counts(self) -> Dict[str, int]:
+        counts: Dict[str, int] = {}
+        for r in self.our_tests:
+            counts[r.verdict] = counts.get(r.verdict, 0) + 1
+        return counts
 
     def counts(self) -> Dict[str, int]:
         counts: Dict[str, int] = {}
@@ -59,18 +73,85 @@ def _figures_text(result: FigureResult) -> str:
     return ""
 
 
+def _table(header: List[str], lines: List[List[str]], out: TextIO) -> None:
+    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+    for row in [header, ["-" * w for w in widths], *lines]:
+        out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() + "\n")
+
+
+def _our_cell(result: SubtestResult) -> str:
+    """pass/skip/differs, or what went wrong (with what was expected)."""
+    o = result.outcome
+    if result.verdict == PASS:
+        return f"pass {o.seconds:.1f}s"
+    if result.verdict in (SKIP, PASS_DESPITE):
+        return result.verdict
+    if result.verdict == DIFFERS:
+        return f"differs: {result.expected}"
+    # Upper case: the status word of a result that fails the run.
+    status, _, rest = _cell(o).partition(" ")
+    what = f"{status.upper()} {rest}".rstrip()
+    return f"{what}, expected {result.expected}" if result.expected else what
+
+
 def print_report(report: Report, out: TextIO) -> None:
+    if report.cases or report.command_line:
+        _print_qemu_tests(report, out)
+    if report.our_tests:
+        _print_our_tests(report, out)
+    verdict = "all passed" if report.passed else "FAILED"
+    out.write(f"\nQEMU {report.qemu_version}: {verdict}\n")
+
+
+def _print_our_tests(report: Report, out: TextIO) -> None:
+    builds = [b for b in BUILDS if any(r.build == b for r in report.our_tests)]
+    out.write("\nThis package's C tests on QEMU's own util/rcu.c, built as QEMU builds it "
+              "by default (fences) and with --enable-membarrier (membarrier):\n\n")
+    rows: Dict[Tuple[str, str], Dict[str, str]] = {}
+    for r in report.our_tests:
+        rows.setdefault((r.program, r.subtest), {})[r.build] = _our_cell(r)
+    lines = [[program, subtest, *(cells.get(b, "-") for b in builds)]
+             for (program, subtest), cells in rows.items()]
+    _table(["test", "subtest", *(f"QEMU {b}" for b in builds)], lines, out)
+
+    torture = [r for r in report.our_tests if r.figures]
+    if torture:
+        out.write("\nrcutorture (this package's) on QEMU's core:\n")
+        for r in torture:
+            f = r.figures
+            ages = " ".join(str(n) for n in f.get("ages", []))   # type: ignore[union-attr]
+            out.write(f"  {r.subtest} [{r.build}]: {_our_cell(r)}; reads {f.get('reads')}, "
+                      f"updates {f.get('updates')}, heap updates {f.get('heap_updates')} == "
+                      f"reclaimed {f.get('reclaimed')}, errors {f.get('errors')}, "
+                      f"age histogram {ages}\n")
+
+    skipped = sorted({(r.program, r.subtest, r.skip_reason) for r in report.our_tests
+                      if r.verdict == SKIP})
+    if skipped:
+        out.write("\nSkipped on QEMU's core:\n")
+        for program, subtest, why in skipped:
+            out.write(f"  {program} {subtest}: {why}\n")
+    unexpected = [r for r in report.our_tests if not r.ok]
+    for r in unexpected:
+        expected = f", listed as {r.expected}" if r.expected else ", not a listed difference"
+        out.write(f"\n--- {r.program} {r.subtest} [QEMU {r.build}]: {r.outcome.status} "
+                  f"({r.outcome.detail}){expected}; its output ends:\n")
+        out.write(r.outcome.output.rstrip() + "\n")
+    counts = report.our_counts()
+    summary = ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items()))
+    out.write(f"\nThis package's tests on QEMU's core: {summary}\n")
+
+
+def _print_qemu_tests(report: Report, out: TextIO) -> None:
     # Rows keep the order the cases ran in; one column per barrier mode.
     rows: Dict[Tuple[str, str], Dict[str, str]] = {}
     for r in report.cases:
         rows.setdefault((r.program, r.case), {})[r.mode] = _cell(r.outcome)
     modes = list(MODES)
-    header = ["test", "case", *modes]
+    out.write("QEMU's RCU unit tests on the qemu-rcu core:\n\n")
     lines = [[program, case, *(cells.get(m, "-") for m in modes)]
              for (program, case), cells in rows.items()]
-    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
-    for row in [header, ["-" * w for w in widths], *lines]:
-        out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() + "\n")
+    _table(["test", "case", *modes], lines, out)
 
     if report.command_line:
         out.write("\nCommand-line runs (membarrier):\n")
@@ -93,14 +174,14 @@ def print_report(report: Report, out: TextIO) -> None:
 
     counts = report.counts()
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    verdict = "all passed" if report.passed else "FAILED"
-    out.write(f"\nQEMU {report.qemu_version}: {summary}: {verdict}\n")
+    out.write(f"\nQEMU's tests on the qemu-rcu core: {summary}\n")
 
 
 def to_json(report: Report) -> Dict[str, Any]:
     data = asdict(report)
     data["command_line"] = [{**asdict(f), "argv": " ".join(f.argv)}
                             for f in report.command_line]
+    data["our_tests"] = [{**asdict(r), "ok": r.ok} for r in report.our_tests]
     data["passed"] = report.passed
     data["machine"] = {"python": platform.python_version(), "system": platform.platform(),
                        "cpu": platform.machine()}
