@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: MIT
 """``qemu-rcu qemu-check`` without QEMU: a QEMU-shaped tree of our own small
 g_test programs and queue headers proves the tree's discovery, the shims,
-the compile flags, the runs and the report.  Nothing here comes from QEMU;
-the programs only use QEMU's API names, through the shipped qemu/rcu.h."""
+the compile flags, the runs and the report.  Its util/rcu.c and qemu/rcu.h
+are a small RCU of our own with QEMU's API and rules (tests/qemu_like_rcu),
+on which the package's C tests run for the other direction.  Nothing here
+comes from QEMU; the programs only use QEMU's API names."""
 
 from __future__ import annotations
 
@@ -294,14 +296,22 @@ HANG_CASE = ("static void test_stuck(void) { for (;;) { g_usleep(100000); } }",
 CASES = {"": ("", ""), "fail": FAIL_CASE, "hang": HANG_CASE}
 
 
-def make_tree(root: Path, extra: str = "", version: Optional[str] = "9.2.0") -> Path:
-    """A QEMU-shaped tree of our own code; ``extra`` adds a failing or hanging case."""
+QEMU_LIKE_RCU = Path(__file__).resolve().parent / "qemu_like_rcu"
+
+
+def make_tree(root: Path, extra: str = "", version: Optional[str] = "9.2.0",
+              broken_rcu: bool = False) -> Path:
+    """A QEMU-shaped tree of our own code; ``extra`` adds a failing or hanging
+    case, ``broken_rcu`` makes its synchronize_rcu() wait for nobody."""
     cases, add = CASES[extra]
+    rcu_c = (QEMU_LIKE_RCU / "rcu.c").read_text()
+    if broken_rcu:
+        rcu_c = "#define FIXTURE_NO_WAIT 1\n" + rcu_c
     files: Dict[str, str] = {
         "include/qemu/queue.h": QUEUE_H,
         "include/qemu/rcu_queue.h": RCU_QUEUE_H,
-        "include/qemu/rcu.h": "",
-        "util/rcu.c": "",
+        "include/qemu/rcu.h": (QEMU_LIKE_RCU / "rcu.h").read_text(),
+        "util/rcu.c": rcu_c,
         "tests/unit/rcutorture.c": TORTURE_C,
         "tests/unit/test-rcu-list.c": LIST_C.replace("ADD_EXTRA_CASES", add)
                                             .replace("EXTRA_CASES", cases),
@@ -339,7 +349,7 @@ def test_all_pass(tmp_path: Path) -> None:
     out_json = tmp_path / "result.json"
     build = tmp_path / "build"
     result = qemu_check(tree, "--json", str(out_json), "--keep-build", str(build),
-                        "--quiet", cwd=tmp_path)
+                        "--quiet", "--only", "qemu-tests", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "QEMU 9.2.0" in result.stdout
     rows = table_rows(result.stdout)
@@ -365,7 +375,7 @@ def test_all_pass(tmp_path: Path) -> None:
 @needs_glib
 def test_failing_case(tmp_path: Path) -> None:
     tree = make_tree(tmp_path / "qemu", extra="fail", version=None)
-    result = qemu_check(tree, "--quiet", cwd=tmp_path)
+    result = qemu_check(tree, "--quiet", "--only", "qemu-tests", cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "QEMU unknown version" in result.stdout
     rows = table_rows(result.stdout)
@@ -380,7 +390,8 @@ def test_failing_case(tmp_path: Path) -> None:
 @needs_glib
 def test_hanging_case(tmp_path: Path) -> None:
     tree = make_tree(tmp_path / "qemu", extra="hang")
-    result = qemu_check(tree, "--quiet", "--timeout", "3", cwd=tmp_path)
+    result = qemu_check(tree, "--quiet", "--timeout", "3", "--only", "qemu-tests",
+                        cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     rows = table_rows(result.stdout)
     assert rows["test-rcu-slist /rcu/fixture-slist/stuck"][0] == "hang"
@@ -393,8 +404,8 @@ def test_ctrl_c_kills_the_running_test(tmp_path: Path) -> None:
     build = tmp_path / "build"
     proc = subprocess.Popen(
         [*QEMU_RCU, "qemu-check", "--qemu-source", str(tree), "--keep-build", str(build),
-         "--timeout", "100"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        cwd=tmp_path)
+         "--timeout", "100", "--only", "qemu-tests"], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         assert proc.stderr is not None
         for line in proc.stderr:          # progress: the stuck case runs next
@@ -411,6 +422,130 @@ def test_ctrl_c_kills_the_running_test(tmp_path: Path) -> None:
     left = [pid for pid in os.listdir("/proc") if pid.isdigit()
             and str(build).encode() in _cmdline(pid)]
     assert left == [], "test processes outlived Ctrl-C"
+
+
+# A few of the package's C tests, for the other direction: passes, skips,
+# a listed difference that happens and one that does not.
+OUR_TESTS = ",".join([
+    "test_guards:lock_held", "test_guards:two_guards_in_one_scope",
+    "test_registration:first_lock_registers", "test_counter:snapshot_is_full_width"])
+
+
+def our_rows(stdout: str) -> Dict[str, str]:
+    """'program subtest' -> the rest of its line in the second table."""
+    rows = {}
+    for line in stdout.splitlines():
+        words = line.split(maxsplit=2)
+        if len(words) == 3 and words[0].startswith("test_"):
+            rows[f"{words[0]} {words[1]}"] = words[2]
+    return rows
+
+
+@needs_glib
+def test_our_tests_on_a_qemu_like_core(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "qemu")
+    out_json = tmp_path / "result.json"
+    result = qemu_check(tree, "--only", "our-tests", "--our-tests", OUR_TESTS, "--quiet",
+                        "--json", str(out_json), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = our_rows(result.stdout)
+    assert rows["test_guards lock_held"].split()[::2] == ["pass", "pass"], rows
+    assert rows["test_guards two_guards_in_one_scope"].split() == ["skip", "skip"]
+    assert rows["test_registration first_lock_registers"].split() == \
+        ["differs:", "fails", "differs:", "fails"]
+    # Listed, but this small core keeps the counter at full width.
+    assert rows["test_counter snapshot_is_full_width"].count(
+        "pass (documented to differ)") == 2
+    assert "QEMU's RCU has no RCU_READ_LOCK_GUARD() that nests in one scope" in result.stdout
+    assert "all passed" in result.stdout
+    data = json.loads(out_json.read_text())
+    assert data["passed"] is True and data["cases"] == []
+    assert {r["build"] for r in data["our_tests"]} == {"fences", "membarrier"}
+    assert len(data["our_tests"]) == 8
+
+
+@needs_glib
+def test_our_rcutorture_on_a_qemu_like_core(tmp_path: Path) -> None:
+    out_json = tmp_path / "result.json"
+    result = qemu_check(make_tree(tmp_path / "qemu"), "--only", "our-tests", "--our-tests",
+                        "rcutorture", "--quiet", "--json", str(out_json), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "rcutorture (this package's) on QEMU's core:" in result.stdout
+    torture = json.loads(out_json.read_text())["our_tests"]
+    assert [r["build"] for r in torture] == ["fences", "membarrier"]
+    for run in torture:
+        f = run["figures"]
+        assert run["verdict"] == "pass" and f["errors"] == 0 and len(f["ages"]) == 11
+        assert f["reads"] > 0 and f["heap_updates"] == f["reclaimed"]
+        assert not any(f["ages"][2:])
+
+
+@needs_glib
+def test_undocumented_failure_on_qemus_core(tmp_path: Path) -> None:
+    # synchronize_rcu() waits for nobody: a guard no longer holds off a writer.
+    tree = make_tree(tmp_path / "qemu", broken_rcu=True)
+    result = qemu_check(tree, "--only", "our-tests", "--quiet", "--our-tests",
+                        "test_guards:guard_blocks_writer,test_registration:first_lock_registers",
+                        cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    rows = our_rows(result.stdout)
+    assert rows["test_guards guard_blocks_writer"].split() == ["FAIL", "FAIL"], rows
+    assert rows["test_registration first_lock_registers"].startswith("differs: fails")
+    assert "not a listed difference; its output ends" in result.stdout
+    assert "FAILED" in result.stdout
+
+
+def test_unknown_c_test(tmp_path: Path) -> None:
+    result = qemu_check(make_tree(tmp_path / "qemu"), "--our-tests", "test_nothing",
+                        cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "no C test program 'test_nothing'" in result.stderr
+
+
+@pytest.mark.parametrize("listed, status, verdict", [
+    (None, "pass", "pass"),
+    (None, "fail", "FAIL"),
+    ("fails", "pass", "pass (documented to differ)"),
+    ("fails", "fail", "differs as documented"),
+    ("fails", "crash", "FAIL"),              # a worse outcome than the listed one
+    ("crashes", "hang", "FAIL"),
+    ("fails or hangs", "hang", "differs as documented"),
+])
+def test_judging_against_the_differences(monkeypatch: pytest.MonkeyPatch,
+                                         listed: Optional[str], status: str,
+                                         verdict: str) -> None:
+    from qemu_rcu.qemu_check import differences, ourtests
+    from qemu_rcu.qemu_check.runs import Outcome
+
+    rows = () if listed is None else (differences.Difference("p", "s", listed, "why"),)
+    monkeypatch.setattr(differences, "DIFFERENCES", rows)
+    got, expected = ourtests.judge("p", "s", "fences", Outcome(status, "", 0.0, ""))
+    assert got == verdict and expected == (listed or "")
+    assert differences.lookup("p", "s", "other build") is None
+
+
+def test_readme_shows_the_differences() -> None:
+    from qemu_rcu.qemu_check.differences import README_BEGIN, README_END, markdown_table
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert README_BEGIN in readme and README_END in readme
+    shown = readme.split(README_BEGIN, 1)[1].split(README_END, 1)[0]
+    assert shown.strip() == markdown_table().strip(), (
+        "README's table of differences is out of date: paste the output of "
+        "python -m qemu_rcu.qemu_check.differences between its markers")
+
+
+def test_every_difference_names_a_real_subtest() -> None:
+    import re
+
+    from qemu_rcu.qemu_check.differences import DIFFERENCES
+    from qemu_rcu.qemu_check.ourtests import PROGRAMS
+
+    csrc = Path(__file__).resolve().parent.parent / "csrc"
+    for row in DIFFERENCES:
+        text = (csrc / PROGRAMS[row.program][0]).read_text()
+        assert re.search(rf"\bRUN\({row.subtest}\)", text), (row.program, row.subtest)
+        assert row.why and row.statuses
 
 
 def _cmdline(pid: str) -> bytes:
