@@ -10,6 +10,7 @@ import platform
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, TextIO, Tuple
 
+from .differences import OUTCOMES
 from .ourtests import BUILDS, DIFFERS, PASS, PASS_DESPITE, SKIP, SubtestResult
 from .runs import MODES, CaseResult, FigureResult, Outcome
 
@@ -87,7 +88,9 @@ def _our_cell(result: SubtestResult) -> str:
     if result.verdict in (SKIP, PASS_DESPITE):
         return result.verdict
     if result.verdict == DIFFERS:
-        return f"differs: {result.expected}"
+        # What happened, which is one of the outcomes listed.
+        happened = {status: word for word, status in OUTCOMES.items()}[o.status]
+        return f"differs: {happened}"
     # Upper case: the status word of a result that fails the run.
     status, _, rest = _cell(o).partition(" ")
     what = f"{status.upper()} {rest}".rstrip()
