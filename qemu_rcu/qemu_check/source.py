@@ -2,9 +2,9 @@
 """Find and check the QEMU source tree given with ``--qemu-source``.
 
 Only a few of its files are used, and none is copied: the two queue headers
-the tests include, the RCU unit tests, and (for a later check of QEMU's own
-implementation) ``util/rcu.c`` and ``include/qemu/rcu.h``, whose presence is
-checked now so that a tree missing them is refused from the start.
+the tests include, the RCU unit tests, and QEMU's own implementation,
+``util/rcu.c`` and ``include/qemu/rcu.h``, on which this package's C tests
+run.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Tuple
 
 # The QEMU headers the tests include and that are used unchanged.
 QEMU_HEADERS = ("qemu/queue.h", "qemu/rcu_queue.h")
-# QEMU's implementation: not built yet, but a tree without it is not QEMU's.
+# QEMU's implementation, on which this package's C tests run.
 QEMU_IMPLEMENTATION = ("util/rcu.c", "include/qemu/rcu.h")
 # Test program -> its source, under tests/unit (QEMU before 6.0: tests/).
 TESTS = {
