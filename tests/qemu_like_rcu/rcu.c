@@ -2,9 +2,9 @@
 /*
  * The other half of rcu.h (see there): grace periods, the callback thread,
  * drain_call_rcu, force-RCU notifiers and fork.  Written for qemu-rcu's
- * tests; nothing here comes from QEMU.  With FIXTURE_NO_WAIT defined,
- * synchronize_rcu() does not wait for readers: the broken core the tests
- * use to see a failure that is not a documented difference.
+ * tests; nothing here comes from QEMU.  With FIXTURE_LIFO defined, each
+ * batch of callbacks runs last first: the broken core the tests use to see
+ * a failure that is not a documented difference, whatever the timing.
  */
 #include "qemu/osdep.h"
 #include "qemu/rcu.h"
@@ -41,7 +41,6 @@ void synchronize_rcu(void)
     smp_mb();       /* the caller's unpublish before the new counter */
     qatomic_set(&rcu_gp_ctr, rcu_gp_ctr + GP_STEP);
     smp_mb();       /* the new counter before the readers' snapshots */
-#ifndef FIXTURE_NO_WAIT
     for (;;) {
         struct rcu_reader_data *r, *pending = NULL;
 
@@ -62,7 +61,6 @@ void synchronize_rcu(void)
         g_usleep(100);
         qemu_mutex_lock(&registry_lock);
     }
-#endif
     smp_mb();       /* the readers' sections before the caller's frees */
     qemu_mutex_unlock(&registry_lock);
     qemu_mutex_unlock(&sync_lock);
@@ -124,6 +122,20 @@ static void *callback_thread(void *arg)
         queue_tail = &queue_head;
         qemu_mutex_unlock(&queue_lock);
 
+#ifdef FIXTURE_LIFO
+        {
+            struct rcu_head *reversed = NULL;
+
+            while (batch != NULL) {
+                struct rcu_head *next = batch->next;
+
+                batch->next = reversed;
+                reversed = batch;
+                batch = next;
+            }
+            batch = reversed;
+        }
+#endif
         synchronize_rcu();
         while (batch != NULL) {
             struct rcu_head *next = batch->next;
