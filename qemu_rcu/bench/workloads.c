@@ -36,7 +36,9 @@
  * reader that sees anything but MAGIC counts a poisoned read, and the
  * program then says so on stderr and exits with status 1.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 
 #if defined(FLAVOR_QEMU_RCU)
 #include "qemu_rcu.h"
