@@ -165,6 +165,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"qemu-rcu bench: {exc}", file=sys.stderr)
                 return CANNOT_RUN
             info["qemu"] = f"{args.qemu_source.version_name} ({args.qemu_source.root})"
+            print(f"QEMU's own util/rcu.c: {info['qemu']}, builds: "
+                  f"{', '.join(b.mode for b in cores.builds) or 'none'}")
         elif args.qemu_source:
             print("qemu-rcu bench: --qemu-source adds rows to the c and workloads parts "
                   "only, and this run has neither", file=sys.stderr)
