@@ -34,6 +34,18 @@
 #include <string.h>
 #include <time.h>
 
+/* Built against QEMU's own qemu/rcu.h (qemu-check runs it on QEMU's
+ * util/rcu.c; qemu_rcu.h alone defines QEMU_RCU_API_VERSION): every reader
+ * registers, as QEMU requires, expedited updaters wait for normal grace
+ * periods, and free_rcu is QEMU's g_free_rcu (glib's g_free is free()). */
+#ifdef QEMU_RCU_API_VERSION
+#define TORTURE_AUTO_REGISTER 1
+#else
+#define TORTURE_AUTO_REGISTER 0
+#define synchronize_rcu_expedited() synchronize_rcu()
+#define free_rcu(obj, field) g_free_rcu(obj, field)
+#endif
+
 #define PIPE_LEN QEMU_RCU_TORTURE_PIPE_LEN
 #define AGES QEMU_RCU_TORTURE_AGES
 
@@ -125,7 +137,7 @@ static void *reader_main(void *arg)
     struct qemu_rcu_torture *t = me->t;
     /* Both ways of joining the registry are under load: explicitly, or by
      * the first rcu_read_lock() (and left by the thread's exit). */
-    bool registers = (me - t->readers) % 2 == 0;
+    bool registers = (me - t->readers) % 2 == 0 || !TORTURE_AUTO_REGISTER;
     uint64_t n = 0;
 
     if (registers) {
