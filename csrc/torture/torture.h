@@ -28,6 +28,10 @@
  *  - updaters 2 and up loop on synchronize_rcu() (even ones) or
  *    synchronize_rcu_expedited() (odd ones), so grace periods overlap.
  *
+ * Built against QEMU's own qemu/rcu.h instead of qemu_rcu.h (see torture.c),
+ * every reader registers itself and the odd updaters call synchronize_rcu();
+ * torture_main.c runs the engine as a program of its own, for QEMU's core.
+ *
  * Every thread is started and joined by this module; the functions are
  * not thread-safe with respect to the same torture object.
  */

@@ -3,7 +3,9 @@
  * bench_harness.c: synchronize() latency with helper threads around it,
  * shared by every RCU flavour the benchmark compares.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "bench_harness.h"
 
 #include <pthread.h>

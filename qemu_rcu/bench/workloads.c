@@ -5,7 +5,8 @@
  * Built at bench time once per flavour (workloads.py), with exactly one of
  *   -DFLAVOR_QEMU_RCU    the core's sources compiled in, -DQEMU_RCU_CORE, as
  *                        QEMU or any C program links it (direct calls, the
- *                        header's inline read side);
+ *                        header's inline read side); or, with QEMU's headers
+ *                        first on the include path, QEMU's own util/rcu.c;
  *   -DFLAVOR_URCU_MEMB   liburcu urcu-memb, inlined (_LGPL_SOURCE);
  *   -DFLAVOR_URCU_MB     liburcu urcu-mb, inlined (_LGPL_SOURCE);
  *   -DFLAVOR_RWLOCK      pthread_rwlock_t: readers take the read lock, the
@@ -35,11 +36,19 @@
  * reader that sees anything but MAGIC counts a poisoned read, and the
  * program then says so on stderr and exits with status 1.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 
 #if defined(FLAVOR_QEMU_RCU)
 #include "qemu_rcu.h"
+#ifdef QEMU_RCU_API_VERSION
 #define FLAVOR_NAME "qemu-rcu"
+#else
+/* QEMU's own util/rcu.c (bench --qemu-source): qemu_rcu.h is then an
+ * adapter over QEMU's qemu/rcu.h, which has none of qemu-rcu's additions. */
+#define FLAVOR_NAME "QEMU util/rcu.c"
+#endif
 #define FLAVOR_RCU 1
 #define FL_REGISTER() rcu_register_thread()
 #define FL_UNREGISTER() rcu_unregister_thread()
@@ -55,7 +64,13 @@
 #define FL_CALL(head, fn) call_rcu1((head), (fn))
 #endif
 #define FL_DRAIN() drain_call_rcu()
+#ifdef QEMU_RCU_API_VERSION
 #define FL_MEMBARRIER() ((int)rcu_membarrier_active)
+#elif defined(CONFIG_MEMBARRIER)
+#define FL_MEMBARRIER() 1
+#else
+#define FL_MEMBARRIER() 0
+#endif
 
 #elif defined(FLAVOR_URCU_MEMB) || defined(FLAVOR_URCU_MB)
 #define _LGPL_SOURCE

@@ -4,8 +4,10 @@
 ``workloads.c`` is compiled at bench time into one executable per flavour:
 qemu-rcu with the core's sources compiled in (``-DQEMU_RCU_CORE``, as QEMU
 or any C program links it), liburcu urcu-memb and urcu-mb (inlined), and
-pthread's rwlock and mutex.  Each run of an executable is one cell: a
-workload, a number of readers and a duration; it prints one JSON line.
+pthread's rwlock and mutex; with ``--qemu-source``, also QEMU's own
+util/rcu.c in each of QEMU's builds (fences, membarrier).  Each run of an
+executable is one cell: a workload, a number of readers and a duration; it
+prints one JSON line.
 
 - read-only: 1, 2 and 2 x cores readers;
 - read-mostly: the same readers and one updater publishing a new object
@@ -28,7 +30,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from .cbuild import (
     LIBURCU_INSTALL,
@@ -40,6 +42,9 @@ from .cbuild import (
 )
 from .report import Column, Table
 from .stats import median, paired_ratio
+
+if TYPE_CHECKING:
+    from .qemu import QemuCores
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "workloads.c"
@@ -54,10 +59,15 @@ class Flavour:
     rcu: bool                      # has call_rcu, and a grace period to time
     libs: Tuple[str, ...] = ()
     liburcu: bool = False
+    qemu_build: str = ""           # QEMU's util/rcu.c in this build (qemu_core.MODES)
 
 
 FLAVOURS: List[Flavour] = [
     Flavour("qemu", "qemu-rcu", "FLAVOR_QEMU_RCU", True),
+    Flavour("qemu_src_fences", "QEMU util/rcu.c, fences", "FLAVOR_QEMU_RCU", True,
+            qemu_build="fences"),
+    Flavour("qemu_src_membarrier", "QEMU util/rcu.c, membarrier", "FLAVOR_QEMU_RCU", True,
+            qemu_build="membarrier"),
     Flavour("urcu_memb", "liburcu urcu-memb", "FLAVOR_URCU_MEMB", True,
             ("-lurcu-memb", "-lurcu-common"), True),
     Flavour("urcu_mb", "liburcu urcu-mb", "FLAVOR_URCU_MB", True,
@@ -127,18 +137,33 @@ def build_flavour(flavour: Flavour, cache_dir: Optional[Path] = None,
     return build_program(name, sources, flags, flavour.libs, inputs, cache_dir)
 
 
-def build(cache_dir: Optional[Path] = None, use_liburcu: bool = True) -> Programs:
+def build(cache_dir: Optional[Path] = None, use_liburcu: bool = True,
+          qemu: Optional[QemuCores] = None) -> Programs:
     """Every flavour's executable, compiled side by side; liburcu's only if
-    they build."""
-    from concurrent.futures import ThreadPoolExecutor
+    they build, QEMU's for each build in ``qemu`` (failures go to its
+    problems)."""
+    from concurrent.futures import Future, ThreadPoolExecutor
 
-    wanted = [f for f in FLAVOURS if use_liburcu or not f.liburcu]
+    from ..qemu_core import QemuBuildError
+
+    qemu_builds = {b.mode: b for b in qemu.builds} if qemu else {}
+    wanted = [f for f in FLAVOURS if (use_liburcu or not f.liburcu)
+              and (not f.qemu_build or f.qemu_build in qemu_builds)]
     programs = Programs({}, "" if use_liburcu else "liburcu left out on request")
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:
-        futures = [(f, pool.submit(build_flavour, f, cache_dir)) for f in wanted]
+        futures: List[Tuple[Flavour, Future[Path]]] = []
+        for f in wanted:
+            if f.qemu_build:
+                futures.append((f, pool.submit(qemu_builds[f.qemu_build].compile,
+                                               "workloads", [SOURCE], [f"-D{f.macro}"])))
+            else:
+                futures.append((f, pool.submit(build_flavour, f, cache_dir)))
         for flavour, future in futures:
             try:
                 programs.paths[flavour.key] = future.result()
+            except QemuBuildError as exc:
+                assert qemu is not None
+                qemu.problems.append(str(exc))
             except subprocess.CalledProcessError as exc:
                 if not flavour.liburcu:
                     raise failure(f"the workloads program ({flavour.label})", exc) from exc
@@ -244,8 +269,8 @@ def _label(cell: Cell) -> str:
     label = flavour.label
     if cell.workload == READ_MOSTLY:
         retire = RETIRE[cell.mode if flavour.rcu else "lock"]
-        if flavour.key == REFERENCE and cell.mode == "call":
-            retire = "call_rcu1"
+        if flavour.macro == "FLAVOR_QEMU_RCU" and cell.mode == "call":
+            retire = "call_rcu1"           # QEMU's C API has no call_rcu function
         label += f", {retire}"
     if cell.workload != UPDATE_HEAVY:
         label = f"{cell.readers} reader{'s' if cell.readers > 1 else ''}: {label}"
@@ -350,7 +375,7 @@ def _membarrier(results: Results) -> str:
 
 
 def tables(results: Results, settings: WorkloadsSettings, programs: Programs,
-           problems: List[str]) -> List[Table]:
+           problems: List[str], qemu: Optional[QemuCores] = None) -> List[Table]:
     out = [read_only_table(results, settings), read_mostly_table(results, settings),
            update_heavy_table(results, settings)]
     runs = sum(len(v) for v in results.values())
@@ -373,17 +398,22 @@ def tables(results: Results, settings: WorkloadsSettings, programs: Programs,
                 "is busy, so these figures say as much about the load as about the RCU")
         if programs.liburcu_problem:
             table.notes.append(f"{LIBURCU_MISSING}; to add them: {LIBURCU_INSTALL}")
+        if qemu:
+            table.notes.append(qemu.note())
+            table.notes.extend(qemu.notes)
     return out
 
 
 def run(settings: WorkloadsSettings, progress: Callable[[str], None],
-        use_liburcu: bool = True,
-        cache_dir: Optional[Path] = None) -> Tuple[List[Table], List[str]]:
+        use_liburcu: bool = True, cache_dir: Optional[Path] = None,
+        qemu: Optional[QemuCores] = None) -> Tuple[List[Table], List[str]]:
     """Build, measure, and return the tables and the problems (poisoned reads,
-    crashed runs); any problem makes the bench exit with status 1."""
+    crashed runs); any problem makes the bench exit with status 1.  With
+    ``qemu``, QEMU's builds get rows too (their build failures go to
+    ``qemu.problems``)."""
     progress("C workloads: compiling one program per flavour")
-    programs = build(cache_dir=cache_dir, use_liburcu=use_liburcu)
+    programs = build(cache_dir=cache_dir, use_liburcu=use_liburcu, qemu=qemu)
     if programs.liburcu_problem:
         print(programs.liburcu_problem, file=sys.stderr)
     results, problems = measure(settings, programs, progress)
-    return tables(results, settings, programs, problems), problems
+    return tables(results, settings, programs, problems, qemu), problems

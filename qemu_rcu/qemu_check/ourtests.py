@@ -5,7 +5,7 @@ QEMU's ``util/rcu.c`` is compiled with the shims, once as QEMU builds it by
 default (a fence in every reader) and once as configured with
 --enable-membarrier.  The package's C tests (``csrc/core/tests``, shipped
 with it) are compiled against QEMU's real ``qemu/rcu.h``: the folder
-``adapter/`` comes first on the include path and holds a ``qemu_rcu.h``
+``qemu_core_api/`` comes first on the include path and holds a ``qemu_rcu.h``
 that includes only QEMU's header, so the tests see that qemu-rcu's is not
 in use and skip what QEMU does not have.  Each subtest then runs in a
 process of its own (``PROGRAM SUBTEST``), and its outcome is compared with
@@ -24,7 +24,8 @@ from . import build, differences
 from .runs import Figure, Outcome, run_process
 from .source import QemuSource
 
-ADAPTER = Path(__file__).resolve().parent / "adapter"
+# QEMU's qemu/rcu.h under the name qemu_rcu.h, shared with torture and bench.
+ADAPTER = Path(__file__).resolve().parent / "qemu_core_api"
 # QEMU's util/rcu.c built as QEMU does by default, and with membarrier.
 BUILDS = differences.BUILDS
 # Program -> its sources under the package's csrc folder; all use testutil.h.
