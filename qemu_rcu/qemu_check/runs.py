@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,9 +71,7 @@ def run_process(cmd: Sequence[str], env: Mapping[str, str],
     Returns how it went and its whole output (stdout, then stderr merged in).
     """
     start = time.monotonic()
-    proc = subprocess.Popen(list(cmd), env=dict(env), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            errors="replace", start_new_session=True)
+    proc = _start(cmd, env)
     timed_out = False
     try:
         try:
@@ -89,6 +88,35 @@ def run_process(cmd: Sequence[str], env: Mapping[str, str],
         raise
     seconds = time.monotonic() - start
     return _classify(proc.returncode, timed_out, out, seconds, timeout), out
+
+
+def _start(cmd: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[str]:
+    """Popen, with Ctrl-C held back until the child can be killed.
+
+    A KeyboardInterrupt raised inside Popen, after the fork, would leave a
+    child in a session of its own that nothing kills (the terminal's SIGINT
+    does not reach it).  So SIGINT only notes itself meanwhile; the child is
+    then killed and the interrupt raised.
+    """
+    def popen() -> subprocess.Popen[str]:
+        return subprocess.Popen(list(cmd), env=dict(env), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                errors="replace", start_new_session=True)
+
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        return popen()              # no handler to hold back, or not ours to change
+    interrupted: List[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
+    try:
+        proc = popen()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        _kill(proc)
+        proc.communicate()
+        raise KeyboardInterrupt
+    return proc
 
 
 def _kill(proc: subprocess.Popen[str]) -> None:
