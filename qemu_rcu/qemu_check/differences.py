@@ -107,11 +107,6 @@ DIFFERENCES: Tuple[Difference, ...] = (
                "again, after one of them leaves: a drain that begins once the callback "
                "thread's grace period waits fires no force-RCU notifier (qemu-rcu forces "
                "at once when a drain waits)"),
-    Difference("test_grace", "idle_readers_do_not_delay", "fails or hangs",
-               "QEMU built with membarrier issues membarrier(MEMBARRIER_CMD_SHARED), a "
-               "kernel grace period of milliseconds, twice per synchronize_rcu(), so 100 "
-               "grace periods take seconds (qemu-rcu: MEMBARRIER_CMD_PRIVATE_EXPEDITED)",
-               builds=("membarrier",)),
 )
 
 

@@ -202,8 +202,9 @@ static void idle_readers_do_not_delay(void)
         pthread_join(t[i], NULL);
     }
     /* No reader is in a section, so every grace period ends on its first
-     * scan; 100 of them in 2 s leaves room for sanitizers. */
-    CHECKF(ms < 2000, "100 idle grace periods took %.0f ms", ms);
+     * scan; a writer that waited for an idle reader would never return, and
+     * the watchdog fails the test.  How long they take is the bench's
+     * business ("4 idle registered threads"), not an assertion here. */
     NOTE("100 grace periods with idle readers: %.1f ms", ms);
 }
 
