@@ -14,6 +14,7 @@
 
 #include "qemu_rcu.h"
 #include "bench_harness.h"
+#include "bench_call_rcu.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -72,43 +73,12 @@ static uint64_t fence_pairs(long n)
     return bench_now_ns() - t0;
 }
 
-static long callbacks_run;
-
-static void count_callback(struct rcu_head *head)
-{
-    (void)head;
-    __atomic_fetch_add(&callbacks_run, 1, __ATOMIC_RELAXED);
-}
-
-/* Same shape as bench_urcu.c's: preallocated heads, then drain_call_rcu(). */
-static long ours_call_rcu(long n, uint64_t *enqueue_ns, uint64_t *total_ns)
-{
-    struct rcu_head *heads = calloc((size_t)n, sizeof(*heads));
-    uint64_t t0, t1;
-    long before;
-
-    if (heads == NULL) {
-        return -1;
-    }
-    before = __atomic_load_n(&callbacks_run, __ATOMIC_RELAXED);
-    t0 = bench_now_ns();
-    for (long i = 0; i < n; i++) {
-        call_rcu1(&heads[i], count_callback);
-    }
-    t1 = bench_now_ns();
-    drain_call_rcu();
-    *total_ns = bench_now_ns() - t0;
-    *enqueue_ns = t1 - t0;
-    free(heads);
-    return __atomic_load_n(&callbacks_run, __ATOMIC_RELAXED) - before;
-}
-
 static int ours_setup(void)
 {
     static struct rcu_head warmup;
 
     rcu_register_thread();
-    call_rcu1(&warmup, count_callback);
+    call_rcu1(&warmup, bench_count_callback);
     drain_call_rcu();
     return 0;
 }
@@ -133,7 +103,7 @@ static const struct impl impls[] = {
     { "empty", NULL, empty_pairs, NULL, NULL },
     { "fence", NULL, fence_pairs, NULL, NULL },
     { "ours_exported", ours_setup, ours_exported_pairs, ours_sync_latency,
-      ours_call_rcu },
+      bench_call_rcu },
     { "ours_inline", ours_setup, ours_inline_pairs, NULL, NULL },
 #ifdef BENCH_HAVE_LIBURCU
     { "urcu_memb", bench_memb_setup, bench_memb_read_pairs,

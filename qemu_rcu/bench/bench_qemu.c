@@ -22,6 +22,7 @@
 #endif
 #include "qemu_rcu.h"
 #include "bench_harness.h"
+#include "bench_call_rcu.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -45,36 +46,6 @@ static uint64_t read_pairs(long n)
         rcu_read_unlock();
     }
     return bench_now_ns() - t0;
-}
-
-static long callbacks_run;
-
-static void count_callback(struct rcu_head *head)
-{
-    (void)head;
-    __atomic_fetch_add(&callbacks_run, 1, __ATOMIC_RELAXED);
-}
-
-static long call_rcu_run(long n, uint64_t *enqueue_ns, uint64_t *total_ns)
-{
-    struct rcu_head *heads = calloc((size_t)n, sizeof(*heads));
-    uint64_t t0, t1;
-    long before;
-
-    if (heads == NULL) {
-        return -1;
-    }
-    before = __atomic_load_n(&callbacks_run, __ATOMIC_RELAXED);
-    t0 = bench_now_ns();
-    for (long i = 0; i < n; i++) {
-        call_rcu1(&heads[i], count_callback);
-    }
-    t1 = bench_now_ns();
-    drain_call_rcu();
-    *total_ns = bench_now_ns() - t0;
-    *enqueue_ns = t1 - t0;
-    free(heads);
-    return __atomic_load_n(&callbacks_run, __ATOMIC_RELAXED) - before;
 }
 
 static int fail(const char *what)
@@ -128,7 +99,7 @@ int main(int argc, char **argv)
         printf("]");
     }
     for (int run = 0; run < 2; run++) {
-        ran = call_rcu_run(callbacks_n, &enqueue_ns, &total_ns);
+        ran = bench_call_rcu(callbacks_n, &enqueue_ns, &total_ns);
         if (ran < 0) {
             return fail("out of memory");
         }

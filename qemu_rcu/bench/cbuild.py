@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
 HERE = Path(__file__).resolve().parent
-SOURCES = ("bench_c.c", "bench_harness.c", "bench_harness.h", "bench_urcu.c")
+SOURCES = ("bench_c.c", "bench_call_rcu.h", "bench_harness.c", "bench_harness.h",
+           "bench_urcu.c")
 CFLAGS = ("-O2", "-fPIC", "-pthread", "-Wall", "-Wextra")
 PROGRAM_CFLAGS = ("-std=gnu11", "-O2", "-pthread", "-Wall", "-Wextra")
 LIBURCU_LIBS = ("-lurcu-memb", "-lurcu-mb")
