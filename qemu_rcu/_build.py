@@ -20,8 +20,8 @@ struct rcu_head;
 typedef void RCUCBFunc(struct rcu_head *head);
 struct rcu_head { struct rcu_head *next; RCUCBFunc *func; };
 
-struct rcu_reader_data { unsigned long ctr; bool waiting; unsigned depth;
-                         bool registered; ...; };
+#define QEMU_RCU_DEPTH_UNREGISTERED ...
+struct rcu_reader_data { unsigned long ctr; bool waiting; unsigned depth; ...; };
 
 struct rcu_stats {
     uint64_t grace_periods;

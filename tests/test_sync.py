@@ -130,7 +130,8 @@ def test_gil_is_released_while_waiting(held_reader: Any) -> None:
 
 
 def this_thread_registered() -> bool:
-    return bool(qemu_rcu.lib.get_ptr_rcu_reader().registered)
+    lib = qemu_rcu.lib
+    return bool(lib.get_ptr_rcu_reader().depth != lib.QEMU_RCU_DEPTH_UNREGISTERED)
 
 
 def test_register_and_unregister_are_idempotent() -> None:

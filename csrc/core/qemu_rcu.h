@@ -57,7 +57,8 @@
 extern "C" {
 #endif
 
-/* Bumped when struct qemu_rcu_api changes incompatibly. */
+/* Bumped when struct qemu_rcu_api or the inline read path changes
+ * incompatibly. */
 #define QEMU_RCU_API_VERSION 1
 
 /* ---- Types shared by both modes ---------------------------------------- */
@@ -92,13 +93,18 @@ struct Notifier {
 };
 #endif
 
-/* One per thread.  The first four fields (ctr, waiting, depth, registered)
- * are read by the inline fast path; the rest belongs to the core. */
+/* depth of a thread that is not in the reader registry (it has not locked
+ * yet, or has unregistered): its next rcu_read_lock() registers it. */
+#define QEMU_RCU_DEPTH_UNREGISTERED (~0U)
+
+/* One per thread.  The first three fields (ctr, waiting, depth) are read by
+ * the inline fast path; the rest belongs to the core. */
 struct rcu_reader_data {
     unsigned long ctr;      /* 0 outside a section, else the counter snapshot */
     bool waiting;           /* a writer wants to hear about the next unlock */
-    unsigned depth;         /* nesting depth; touched only by the owner */
-    bool registered;
+    /* Nesting depth, or QEMU_RCU_DEPTH_UNREGISTERED; only the owner touches
+     * it.  One field for both, so that the outermost lock tests one word. */
+    unsigned depth;
     struct rcu_reader_data *next_, **pprev_;
     Notifier *force_rcu_;
     bool queuing_thread_;   /* has queued callbacks: on the list fork checks */
@@ -224,7 +230,9 @@ QEMU_RCU_EXPORT void rcu_disable_atfork(void);
 /* True inside a read-side section of the calling thread. */
 static inline bool rcu_read_lock_held(void)
 {
-    return get_ptr_rcu_reader()->depth > 0;
+    unsigned depth = get_ptr_rcu_reader()->depth;
+
+    return depth != 0 && depth != QEMU_RCU_DEPTH_UNREGISTERED;
 }
 
 QEMU_RCU_EXPORT void rcu_get_stats(struct rcu_stats *out);
@@ -354,7 +362,9 @@ static inline struct rcu_reader_data *get_ptr_rcu_reader(void)
 
 static inline bool rcu_read_lock_held(void)
 {
-    return get_ptr_rcu_reader()->depth > 0;
+    unsigned depth = get_ptr_rcu_reader()->depth;
+
+    return depth != 0 && depth != QEMU_RCU_DEPTH_UNREGISTERED;
 }
 
 #endif /* QEMU_RCU_CORE */
@@ -384,25 +394,27 @@ static inline void qemu_rcu_reader_barrier(void)
     __asm__ __volatile__("" ::: "memory");
 }
 
-/* Enter a read-side section.  Sections nest; wait-free, no system call.
+/* Enter a read-side section.  Sections nest; wait-free, no system call
+ * (except the first one on a thread, which registers it).
  *
  * The outermost lock and unlock store constants into depth rather than
  * depth + 1 and depth - 1: the loads then only feed branches, so a
  * lock/unlock pair is not one long chain of load -> add -> store through the
- * store buffer.  Only nested sections count. */
+ * store buffer.  Only nested sections count.  A thread that is not
+ * registered has a non-zero depth too, so the common case tests one word. */
 static inline void rcu_read_lock(void)
 {
     struct rcu_reader_data *r = get_ptr_rcu_reader();
     unsigned depth = r->depth;
 
     if (__builtin_expect(depth != 0, 0)) {
-        r->depth = depth + 1;
-        return;
+        if (depth != QEMU_RCU_DEPTH_UNREGISTERED) {
+            r->depth = depth + 1;
+            return;
+        }
+        qemu_rcu_reader_first_lock(r);      /* registers: depth becomes 0 */
     }
     r->depth = 1;
-    if (__builtin_expect(!r->registered, 0)) {
-        qemu_rcu_reader_first_lock(r);
-    }
     __atomic_store_n(&r->ctr, __atomic_load_n(&rcu_gp_ctr, __ATOMIC_RELAXED),
                      __ATOMIC_RELAXED);
     /* The snapshot must be visible before this section loads any pointer. */
@@ -417,7 +429,7 @@ static inline void rcu_read_unlock(void)
     unsigned depth = r->depth;
 
     if (__builtin_expect(depth != 1, 0)) {
-        if (depth == 0) {
+        if (depth == 0 || depth == QEMU_RCU_DEPTH_UNREGISTERED) {
             qemu_rcu_unbalanced_unlock();
         }
         r->depth = depth - 1;

@@ -40,7 +40,9 @@
 /* Read by every outermost lock, written once per grace period. */
 unsigned long rcu_gp_ctr __attribute__((aligned(64))) = RCU_GP_LOCKED;
 struct qemu_rcu_read_mostly qemu_rcu_read_mostly;
-QEMU_RCU_TLS struct rcu_reader_data rcu_reader;
+QEMU_RCU_TLS struct rcu_reader_data rcu_reader = {
+    .depth = QEMU_RCU_DEPTH_UNREGISTERED,
+};
 
 /* gp_running says a writer is running a grace period; the others sleep on
  * gp_done until one that covers them has completed.  Waiters asking for an
@@ -163,10 +165,11 @@ static void list_remove(struct rcu_reader_data *r)
     r->pprev_ = NULL;
 }
 
+/* Only r's own thread calls this (registration is per thread). */
 static void unregister_locked(struct rcu_reader_data *r)
 {
     list_remove(r);
-    r->registered = false;
+    r->depth = QEMU_RCU_DEPTH_UNREGISTERED;
     registered_threads--;
 }
 
@@ -204,12 +207,12 @@ void rcu_register_thread(void)
 {
     struct rcu_reader_data *r = &rcu_reader;
 
-    if (r->registered) {
+    if (r->depth != QEMU_RCU_DEPTH_UNREGISTERED) {
         return;
     }
     pthread_mutex_lock(&rcu_registry_lock);
     list_insert(&registry, r);
-    r->registered = true;
+    r->depth = 0;
     registered_threads++;
     pthread_mutex_unlock(&rcu_registry_lock);
     /* Gives the thread an exit destructor that unregisters it. */
@@ -220,12 +223,12 @@ void rcu_unregister_thread(void)
 {
     struct rcu_reader_data *r = &rcu_reader;
 
+    if (r->depth == QEMU_RCU_DEPTH_UNREGISTERED) {
+        return;
+    }
     if (r->depth > 0) {
         qemu_rcu_fatal("rcu_unregister_thread() called inside a read-side "
                        "section; writers would stop waiting for it");
-    }
-    if (!r->registered) {
-        return;
     }
     if (!r->queuing_thread_) {
         pthread_setspecific(reader_exit_key, NULL);   /* nothing left to undo */
@@ -241,10 +244,9 @@ static void reader_exit(void *arg)
 {
     struct rcu_reader_data *r = arg;
 
-    r->depth = 0;
     __atomic_store_n(&r->ctr, 0, __ATOMIC_RELEASE);
     pthread_mutex_lock(&rcu_registry_lock);
-    if (r->registered) {
+    if (r->depth != QEMU_RCU_DEPTH_UNREGISTERED) {
         unregister_locked(r);
     }
     if (r->queuing_thread_) {
@@ -466,7 +468,7 @@ static void synchronize(const char *caller, bool expedite)
 {
     unsigned long cookie;
 
-    if (rcu_reader.depth > 0) {
+    if (rcu_read_lock_held()) {
         qemu_rcu_fatal("%s() called inside a read-side section of "
                        "the same thread; it would wait for itself forever",
                        caller);
@@ -570,7 +572,7 @@ void qemu_rcu_fork_child(void)
     pthread_mutex_init(&rcu_registry_lock, NULL);
     registry = NULL;
     registered_threads = 0;
-    if (self->registered) {
+    if (self->depth != QEMU_RCU_DEPTH_UNREGISTERED) {
         list_insert(&registry, self);
         registered_threads = 1;
     }

@@ -262,7 +262,7 @@ static bool finish_batch(void)
         if (!still_owner()) {
             return false;
         }
-        if (rcu_reader.depth > 0) {
+        if (rcu_read_lock_held()) {
             /* The next grace period would wait for this thread forever. */
             qemu_rcu_fatal("RCU callback %p returned inside a read-side "
                            "section; a callback must end every "

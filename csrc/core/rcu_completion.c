@@ -146,7 +146,7 @@ void drain_call_rcu(void)
 {
     struct rcu_completion *c;
 
-    if (rcu_reader.depth > 0) {
+    if (rcu_read_lock_held()) {
         qemu_rcu_fatal("drain_call_rcu() called inside a read-side "
                        "section; the callbacks it waits for need that "
                        "section to end");

@@ -9,9 +9,18 @@
  */
 #include "testutil.h"
 
+/* The nesting depth; qemu-rcu's record also marks an unregistered thread
+ * in the same field, which here counts as 0. */
 static unsigned depth(void)
 {
-    return get_ptr_rcu_reader()->depth;
+    unsigned d = get_ptr_rcu_reader()->depth;
+
+#ifdef QEMU_RCU_DEPTH_UNREGISTERED
+    if (d == QEMU_RCU_DEPTH_UNREGISTERED) {
+        return 0;
+    }
+#endif
+    return d;
 }
 
 static void lock_held(void)
@@ -25,6 +34,32 @@ static void lock_held(void)
     CHECK(rcu_read_lock_held());
     rcu_read_unlock();
     CHECK(!rcu_read_lock_held());
+}
+
+/* A thread that is not registered is not in a section: before its first
+ * lock, and after it unregisters.  (QEMU's core needs the registration by
+ * hand, and cannot unregister a thread that did not register.) */
+static void *unregistered_main(void *arg)
+{
+    (void)arg;
+    CHECK(!rcu_read_lock_held());
+    CHECK(depth() == 0);
+    tu_reader_begin();
+    rcu_read_lock();
+    CHECK(rcu_read_lock_held());
+    rcu_read_unlock();
+    rcu_unregister_thread();
+    CHECK(!rcu_read_lock_held());
+    CHECK(depth() == 0);
+    return NULL;
+}
+
+static void lock_held_unregistered(void)
+{
+    pthread_t tid;
+
+    tu_thread_start(&tid, unregistered_main, NULL);
+    pthread_join(tid, NULL);
 }
 
 #if TU_QEMU_RCU
@@ -232,6 +267,7 @@ int main(int argc, char **argv)
 {
     tu_init(argc, argv, "test_guards");
     RUN(lock_held);
+    RUN(lock_held_unregistered);
     RUN_NEEDS(out_of_line_lock, "qemu_rcu_read_lock()");
     RUN(lock_guard);
     RUN_NEEDS(two_guards_in_one_scope, "RCU_READ_LOCK_GUARD() that nests in one "

@@ -51,6 +51,31 @@ static void child_unlock_twice(void)
     rcu_read_unlock();
 }
 
+/* The same on threads that are not registered: one that never locked, and
+ * one that has unregistered. */
+static void *unlock_only(void *arg)
+{
+    (void)arg;
+    rcu_read_unlock();
+    return NULL;
+}
+
+static void child_unlock_on_new_thread(void)
+{
+    pthread_t tid;
+
+    tu_thread_start(&tid, unlock_only, NULL);
+    pthread_join(tid, NULL);
+}
+
+static void child_unlock_after_unregister(void)
+{
+    rcu_read_lock();
+    rcu_read_unlock();
+    rcu_unregister_thread();
+    rcu_read_unlock();
+}
+
 static void unbalanced_unlock(void)
 {
     struct tu_child c;
@@ -58,6 +83,10 @@ static void unbalanced_unlock(void)
     tu_run_child(child_unlock_without_lock, CHILD_WATCHDOG_S, &c);
     CHECK_ABORTED_WITH(&c, "rcu_read_unlock");
     tu_run_child(child_unlock_twice, CHILD_WATCHDOG_S, &c);
+    CHECK_ABORTED_WITH(&c, "rcu_read_unlock");
+    tu_run_child(child_unlock_on_new_thread, CHILD_WATCHDOG_S, &c);
+    CHECK_ABORTED_WITH(&c, "rcu_read_unlock");
+    tu_run_child(child_unlock_after_unregister, CHILD_WATCHDOG_S, &c);
     CHECK_ABORTED_WITH(&c, "rcu_read_unlock");
 }
 

@@ -29,7 +29,7 @@ static unsigned registered_threads(void)
  * and so is the callback thread. */
 static void loader_thread_registered(void)
 {
-    CHECK(get_ptr_rcu_reader()->registered);
+    CHECK(tu_registered());
     CHECKF(registered_threads() >= 2, "%u registered threads at start",
            registered_threads());
 }
@@ -206,7 +206,7 @@ static void *twice_main(void *arg)
     rcu_unregister_thread();
     t->after_unregister2 = registered_threads();
 #if TU_QEMU_RCU
-    t->reg_flag_after_unregister = get_ptr_rcu_reader()->registered;
+    t->reg_flag_after_unregister = tu_registered();
 #endif
 
     /* Inside a section the thread is registered already: a no-op. */
@@ -234,12 +234,12 @@ static void register_twice(void)
     rcu_register_thread();
     rcu_register_thread();
 #if TU_QEMU_RCU
-    CHECK(get_ptr_rcu_reader()->registered);
+    CHECK(tu_registered());
 #endif
     rcu_unregister_thread();
     rcu_unregister_thread();
 #if TU_QEMU_RCU
-    CHECK(!get_ptr_rcu_reader()->registered);
+    CHECK(!tu_registered());
 #endif
     synchronize_rcu();
     rcu_register_thread();
@@ -286,7 +286,7 @@ static void *writer_only_main(void *arg)
     struct rcu_head head;
 
 #if TU_QEMU_RCU
-    w->registered_before = get_ptr_rcu_reader()->registered;
+    w->registered_before = tu_registered();
 #endif
     w->count_before = registered_threads();
     synchronize_rcu();
@@ -297,7 +297,7 @@ static void *writer_only_main(void *arg)
     call_rcu1(&head, unreg_cb);
     drain_call_rcu();
 #if TU_QEMU_RCU
-    w->registered_after = get_ptr_rcu_reader()->registered;
+    w->registered_after = tu_registered();
 #endif
     w->count_after = registered_threads();
     return NULL;
@@ -371,7 +371,7 @@ static void registration_churn(void)
 int main(int argc, char **argv)
 {
     tu_init(argc, argv, "test_registration");
-    RUN_NEEDS(loader_thread_registered, "registered flag or rcu_get_stats()");
+    RUN_NEEDS(loader_thread_registered, "qemu-rcu's registration state or rcu_get_stats()");
     RUN(first_lock_registers);
     RUN(exit_unregisters_outside_section);
     RUN(exit_unregisters_inside_section);

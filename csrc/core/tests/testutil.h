@@ -18,8 +18,8 @@
  * (qemu-check, README "Check it against QEMU").  qemu_rcu.h defines
  * QEMU_RCU_API_VERSION and QEMU's header does not: TU_QEMU_RCU tells which
  * one is in use.  A subtest that needs what only qemu-rcu has (rcu_get_stats,
- * the polled and expedited grace periods, the registered flag) is skipped on
- * QEMU's, saying why; where qemu-rcu does by itself what QEMU leaves to the
+ * the polled and expedited grace periods, whether a thread is registered) is
+ * skipped on QEMU's, saying why; where qemu-rcu does by itself what QEMU leaves to the
  * caller (registering readers, unregistering them before they exit), the
  * helpers below do it by hand on QEMU's core only, so that what the tests
  * check on qemu-rcu's own core stays exactly the same.
@@ -56,6 +56,14 @@
 #define TU_QEMU_RCU 1
 #else
 #define TU_QEMU_RCU 0
+#endif
+
+#if TU_QEMU_RCU
+/* Whether the calling thread is in qemu-rcu's reader registry. */
+static inline bool tu_registered(void)
+{
+    return get_ptr_rcu_reader()->depth != QEMU_RCU_DEPTH_UNREGISTERED;
+}
 #endif
 
 /* Seconds one subtest may run.  Generous because ThreadSanitizer slows
@@ -488,7 +496,7 @@ struct holder {
     int unlocking;
     int outside;
     int timed_out;
-    int was_registered;  /* rcu_reader.registered before the first lock */
+    int was_registered;  /* tu_registered() before the first lock */
 };
 
 static inline void tu_holder_kick(Notifier *n, void *data)
@@ -510,7 +518,7 @@ static inline void *tu_holder_main(void *opaque)
 
     h->self = pthread_self();
 #if TU_QEMU_RCU
-    h->was_registered = get_ptr_rcu_reader()->registered;
+    h->was_registered = tu_registered();
 #endif
     if (!h->auto_register) {
         tu_reader_begin();
