@@ -408,8 +408,16 @@ static void wait_for_readers(bool expedite)
             patience_end = qemu_rcu_clock_ns() + (int64_t)RCU_POLLS * RCU_POLL_NS;
         }
         /* Pairs with the reader's barrier: we see its ctr, or it sees
-         * "waiting" (and our earlier stores). */
-        smp_mb_global();
+         * "waiting".  The quick looks need no barrier of their own, only
+         * the one run_grace_period() issued before advancing the counter:
+         * after it, a reader either has its ctr visible to us or loads
+         * only the updated pointers; and reader_is_quiescent()'s acquire
+         * load orders a section's loads before what we free.  Skipping it
+         * spares every reader an interrupt per look when the barrier is
+         * membarrier(). */
+        if (asked) {
+            smp_mb_global();
+        }
         for (r = registry; r; r = next) {
             next = r->next_;
             if (reader_is_quiescent(r)) {
