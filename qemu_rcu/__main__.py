@@ -9,6 +9,7 @@ import importlib
 import sys
 from typing import List, Optional
 
+from ._cli import INTERRUPTED, TERMINATED, Terminated, sigterm_as_interrupt
 from ._version import __version__
 
 # Subcommand -> (module implementing add_arguments/run, one-line help).
@@ -20,10 +21,6 @@ COMMANDS = {
     "config": ("qemu_rcu.config", "compiler flags for C code that uses qemu_rcu.h"),
     "qemu-check": ("qemu_rcu.qemu_check", "QEMU's own RCU unit tests run against this core"),
 }
-
-# The exit status of a program ended by Ctrl-C (128 + SIGINT), as shells use.
-INTERRUPTED = 130
-
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
@@ -40,7 +37,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             importlib.import_module(module).add_arguments(cmd)
     args = parser.parse_args(argv)
     try:
-        result: int = importlib.import_module(COMMANDS[args.command][0]).run(args)
+        with sigterm_as_interrupt():
+            result: int = importlib.import_module(COMMANDS[args.command][0]).run(args)
+    except Terminated:
+        print(f"qemu-rcu {args.command}: terminated", file=sys.stderr)
+        return TERMINATED
     except KeyboardInterrupt:
         # Each command stops its own threads on the way out; no traceback.
         print(f"qemu-rcu {args.command}: interrupted", file=sys.stderr)

@@ -1,16 +1,25 @@
 # SPDX-License-Identifier: MIT
-"""Argument types for ``qemu-rcu``'s commands.
+"""Argument types and signal handling for ``qemu-rcu``'s commands.
 
-Each one turns a bad value into argparse's usage error (exit status 2)
-while the arguments are parsed, before a long run starts.
+Each argument type turns a bad value into argparse's usage error (exit
+status 2) while the arguments are parsed, before a long run starts.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
-from typing import Callable, Optional
+import signal
+import threading
+from types import FrameType
+from typing import Callable, Iterator, Optional
+
+# The exit statuses of a program ended by Ctrl-C or SIGTERM (128 + the
+# signal's number), as shells use.
+INTERRUPTED = 128 + signal.SIGINT
+TERMINATED = 128 + signal.SIGTERM
 
 
 def seconds(text: str) -> float:
@@ -49,3 +58,28 @@ def output_file(text: str) -> str:
     if os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text} is a folder, not a file")
     return text
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every command's clean-up runs:
+    its threads stop, and the programs it started are killed (a signal sent
+    to qemu-rcu alone does not reach them)."""
+
+
+def _raise_terminated(signum: int, frame: Optional[FrameType]) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into Terminated while a command runs, unless someone
+    else (an embedding program, a test runner) handles SIGTERM already."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -493,8 +493,10 @@ def _report(label: str, c: Counts) -> List[str]:
 
 
 def torture(seconds: float, readers: int, updaters: int, mode: str,
-            progress: Progress, qemu: Optional[QemuProgram] = None) -> Tuple[int, bool]:
-    """Run, print the report on stdout; return (errors, interrupted).
+            progress: Progress, qemu: Optional[QemuProgram] = None) -> Tuple[int, int]:
+    """Run, print the report on stdout; return (errors, stopped_by): the
+    exit status of the signal that stopped the run early (130 for Ctrl-C,
+    143 for SIGTERM), or 0.
 
     With ``qemu``, the C side is that program, on QEMU's core (mode "c").
     """
@@ -502,7 +504,7 @@ def torture(seconds: float, readers: int, updaters: int, mode: str,
     grace_periods: Optional[Callable[[], int]] = None if qemu else _grace_periods
     gp0 = grace_periods() if grace_periods else 0
     runs: List[Side] = []
-    interrupted = False
+    stopped_by = 0
     final: List[Tuple[str, Counts, str]] = []
     program: Optional[ProgramTorture] = None
     start = time.monotonic()
@@ -538,8 +540,10 @@ def torture(seconds: float, readers: int, updaters: int, mode: str,
             last, last_t = snaps, now
             if any(getattr(r, "problem", "") for r in runs):
                 break               # a torture program died or hung: stop here
+    except _cli.Terminated:
+        stopped_by = _cli.TERMINATED
     except KeyboardInterrupt:
-        interrupted = True
+        stopped_by = _cli.INTERRUPTED
     finally:
         for r in runs:
             final.append((r.label, r.stop(), getattr(r, "problem", "")))
@@ -553,7 +557,7 @@ def torture(seconds: float, readers: int, updaters: int, mode: str,
         where = f"membarrier {'yes' if membarrier_in_use() else 'no'}"
     print(f"qemu_rcu {__version__} torture: {elapsed:.1f} s, mode {mode}, {readers} readers "
           f"and {updaters} updaters per side, {where}"
-          + (" (interrupted)" if interrupted else ""))
+          + (" (interrupted)" if stopped_by else ""))
     for note in program.notes if program is not None else []:
         print(f"note: {note}")
     errors = 0
@@ -563,7 +567,7 @@ def torture(seconds: float, readers: int, updaters: int, mode: str,
         if problem:
             print(f"  {label}: {problem}")
             errors += 1
-        elif (c.reads == 0 or c.updates == 0) and not interrupted:
+        elif (c.reads == 0 or c.updates == 0) and not stopped_by:
             # Stopped early by the user, a run may not have got going: only a
             # run that had its time counts this against the core.
             print(f"  {label}: no reads or no pipeline updates: nothing was tested")
@@ -574,7 +578,7 @@ def torture(seconds: float, readers: int, updaters: int, mode: str,
         print("grace periods: not counted (QEMU's util/rcu.c keeps no count)")
     print(f"errors: {errors}")
     print("PASS" if errors == 0 else "FAIL")
-    return errors, interrupted
+    return errors, stopped_by
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -642,11 +646,11 @@ def run(args: argparse.Namespace, stream: Optional[TextIO] = None) -> int:
                 print(f"qemu-rcu torture: {exc}", file=sys.stderr)
                 return CANNOT_RUN
         try:
-            errors, interrupted = torture(args.seconds, args.readers, args.updaters, mode,
+            errors, stopped_by = torture(args.seconds, args.readers, args.updaters, mode,
                                           progress, qemu)
         except TortureProgramError as exc:
             print(f"qemu-rcu torture: {exc}", file=sys.stderr)
             return CANNOT_RUN
     if errors:
         return 1
-    return 130 if interrupted else 0
+    return stopped_by

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import List
+from typing import List, Tuple
 
 import pytest
 
@@ -96,24 +96,43 @@ INTERRUPTIBLE = [
 ]
 
 
-@pytest.mark.parametrize("cmd, workers_running", INTERRUPTIBLE)
-def test_ctrl_c_exits_130_without_a_traceback(tmp_path: Path, cmd: List[str],
-                                              workers_running: int) -> None:
+def stop_once_running(cmd: List[str], workers_running: int, signum: int,
+                      cwd: Path) -> Tuple[int, str, str]:
+    """Start cmd, send it signum once its workers run; (status, out, err)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=tmp_path)
+                            cwd=cwd)
     try:
         deadline = time.monotonic() + 30
         while threads_of(proc.pid) < workers_running:
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the workers never started"
             time.sleep(0.01)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         # Non-daemon workers that were not told to stop would hang here.
         out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
-    assert proc.returncode == 130, out + err
+    return proc.returncode, out, err
+
+
+@pytest.mark.parametrize("cmd, workers_running", INTERRUPTIBLE)
+def test_ctrl_c_exits_130_without_a_traceback(tmp_path: Path, cmd: List[str],
+                                              workers_running: int) -> None:
+    status, out, err = stop_once_running(cmd, workers_running, signal.SIGINT, tmp_path)
+    assert status == 130, out + err
     assert "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("cmd, workers_running", INTERRUPTIBLE[:3])
+def test_sigterm_exits_143_without_a_traceback(tmp_path: Path, cmd: List[str],
+                                               workers_running: int) -> None:
+    status, out, err = stop_once_running(cmd, workers_running, signal.SIGTERM, tmp_path)
+    assert status == 143, out + err
+    assert "Traceback" not in err, err
+    if "torture" in cmd:
+        assert "(interrupted)" in out and "PASS" in out, out     # the report, all the same
+    else:
+        assert "terminated" in err, err
 
 
 def test_config_names_the_folder_of_the_header(tmp_path: Path) -> None:

@@ -399,7 +399,12 @@ def test_hanging_case(tmp_path: Path) -> None:
 
 
 @needs_glib
-def test_ctrl_c_kills_the_running_test(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum, status, said", [
+    (signal.SIGINT, 130, "interrupted"),       # Ctrl-C
+    (signal.SIGTERM, 143, "terminated"),       # kill, a CI job's timeout
+])
+def test_a_signal_kills_the_running_test(tmp_path: Path, signum: int, status: int,
+                                         said: str) -> None:
     tree = make_tree(tmp_path / "qemu", extra="hang")
     build = tmp_path / "build"
     proc = subprocess.Popen(
@@ -412,16 +417,16 @@ def test_ctrl_c_kills_the_running_test(tmp_path: Path) -> None:
             if "fixture-slist/churn [fences]" in line:
                 break
         time.sleep(1)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         _, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
-    assert proc.returncode == 130, err
-    assert "qemu-rcu qemu-check: interrupted" in err
+    assert proc.returncode == status, err
+    assert f"qemu-rcu qemu-check: {said}" in err
     time.sleep(0.5)
     left = [pid for pid in os.listdir("/proc") if pid.isdigit()
             and str(build).encode() in _cmdline(pid)]
-    assert left == [], "test processes outlived Ctrl-C"
+    assert left == [], f"test processes outlived the {signal.Signals(signum).name}"
 
 
 # A few of the package's C tests, for the other direction: passes, skips,

@@ -119,5 +119,5 @@ def test_a_run_that_did_nothing_fails_unless_it_was_interrupted(python: Any) -> 
     """)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert "full (1, False)" in lines, result.stdout
-    assert "interrupted (0, True)" in lines, result.stdout
+    assert "full (1, 0)" in lines, result.stdout
+    assert "interrupted (0, 130)" in lines, result.stdout

@@ -91,31 +91,38 @@ def run_process(cmd: Sequence[str], env: Mapping[str, str],
 
 
 def _start(cmd: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[str]:
-    """Popen, with Ctrl-C held back until the child can be killed.
+    """Popen, with Ctrl-C and SIGTERM held back until the child can be killed.
 
-    A KeyboardInterrupt raised inside Popen, after the fork, would leave a
-    child in a session of its own that nothing kills (the terminal's SIGINT
-    does not reach it).  So SIGINT only notes itself meanwhile; the child is
-    then killed and the interrupt raised.
+    An exception raised inside Popen by a signal handler, after the fork,
+    would leave a child in a session of its own that nothing kills (the
+    terminal's SIGINT does not reach it).  So the signals whose Python
+    handlers would raise only note themselves meanwhile; the child is then
+    killed and the first signal raised again.
     """
     def popen() -> subprocess.Popen[str]:
         return subprocess.Popen(list(cmd), env=dict(env), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 errors="replace", start_new_session=True)
 
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
-        return popen()              # no handler to hold back, or not ours to change
-    interrupted: List[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
+    if threading.current_thread() is not threading.main_thread():
+        return popen()              # signal handlers run in the main thread only
+    held = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(signum)
+        if callable(handler):
+            held[signum] = handler
+    arrived: List[int] = []
+    for signum in held:
+        signal.signal(signum, lambda signum, frame: arrived.append(signum))
     try:
         proc = popen()
     finally:
-        signal.signal(signal.SIGINT, previous)
-    if interrupted:
+        for signum, handler in held.items():
+            signal.signal(signum, handler)
+    if arrived:
         _kill(proc)
         proc.communicate()
-        raise KeyboardInterrupt
+        signal.raise_signal(arrived[0])     # now the real handler runs
     return proc
 
 
