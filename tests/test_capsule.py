@@ -33,7 +33,7 @@ def compile_extension(name: str, sources: List[str], where: Path,
     compiler = shutil.which(language[0])
     if compiler is None:
         pytest.skip(f"no {language[0]} compiler")
-    out = where / (name + sysconfig.get_config_var("EXT_SUFFIX"))
+    out = where / (name + str(sysconfig.get_config_var("EXT_SUFFIX")))
     subprocess.run(
         [compiler, *language[1:], "-shared", "-fPIC", "-fvisibility=hidden", "-O2", "-Wall",
          "-Wextra", "-Werror", "-pthread", "-I", qemu_rcu.get_include(),

@@ -35,10 +35,15 @@ def test_returns_true_with_no_reader() -> None:
     assert synchronize_rcu(timeout=5) is True
 
 
+def synchronize_then_set(finished: threading.Event) -> None:
+    synchronize_rcu()
+    finished.set()
+
+
 def test_waits_for_a_reader_that_was_inside(held_reader: Any) -> None:
     finished = threading.Event()
     with held_reader() as reader:
-        writer = threading.Thread(target=lambda: (synchronize_rcu(), finished.set()))
+        writer = threading.Thread(target=synchronize_then_set, args=(finished,))
         writer.start()
         assert not finished.wait(0.2)
         reader.release.set()
@@ -62,7 +67,7 @@ def test_does_not_wait_for_readers_that_start_later(held_reader: Any) -> None:
     drain_call_rcu()            # no callback's grace period can run meanwhile
     with held_reader() as first:
         counter = qemu_rcu.lib.rcu_gp_ctr
-        writer = threading.Thread(target=lambda: (synchronize_rcu(), finished.set()))
+        writer = threading.Thread(target=synchronize_then_set, args=(finished,))
         writer.start()
         # The second reader must enter after the writer's grace period began.
         assert grace_period_started_since(counter)
