@@ -408,11 +408,13 @@ static inline void rcu_read_lock(void)
     unsigned depth = r->depth;
 
     if (__builtin_expect(depth != 0, 0)) {
-        if (depth != QEMU_RCU_DEPTH_UNREGISTERED) {
+        if (depth < QEMU_RCU_DEPTH_UNREGISTERED - 1) {
             r->depth = depth + 1;
             return;
         }
-        qemu_rcu_reader_first_lock(r);      /* registers: depth becomes 0 */
+        /* Registers the thread (depth becomes 0), or aborts: the sections
+         * nest too deeply to count. */
+        qemu_rcu_reader_first_lock(r);
     }
     r->depth = 1;
     __atomic_store_n(&r->ctr, __atomic_load_n(&rcu_gp_ctr, __ATOMIC_RELAXED),

@@ -287,7 +287,11 @@ void rcu_remove_force_rcu_notifier(Notifier *n)
 
 void qemu_rcu_reader_first_lock(struct rcu_reader_data *r)
 {
-    (void)r;
+    if (r->depth != QEMU_RCU_DEPTH_UNREGISTERED) {
+        /* One more would read as "unregistered" and register it twice. */
+        qemu_rcu_fatal("rcu_read_lock() nested %u deep; an rcu_read_unlock() "
+                       "is missing", r->depth);
+    }
     rcu_register_thread();
 }
 

@@ -232,6 +232,28 @@ static void callback_leaves_section_open(void)
     CHECK_ABORTED_WITH(&c, "callback", "returned inside a read-side");
 }
 
+#if TU_QEMU_RCU
+/* Sections nested 2^32 - 2 deep (a loop that forgets to unlock): one more
+ * would make the depth read as "unregistered", so it aborts instead.  The
+ * depth is set by hand rather than counted up for seconds. */
+static void child_nest_too_deep(void)
+{
+    rcu_read_lock();
+    get_ptr_rcu_reader()->depth = QEMU_RCU_DEPTH_UNREGISTERED - 2;
+    rcu_read_lock();          /* the deepest a section may nest */
+    CHECK(rcu_read_lock_held());
+    rcu_read_lock();
+}
+
+static void nesting_too_deep(void)
+{
+    struct tu_child c;
+
+    tu_run_child(child_nest_too_deep, CHILD_WATCHDOG_S, &c);
+    CHECK_ABORTED_WITH(&c, "rcu_read_lock", "nested", "rcu_read_unlock() is missing");
+}
+#endif
+
 int main(int argc, char **argv)
 {
     tu_init(argc, argv, "test_misuse");
@@ -243,5 +265,6 @@ int main(int argc, char **argv)
     RUN(unregister_inside_section);
     RUN(callback_leaves_section_open);
     RUN(misuse_on_other_thread);
+    RUN_NEEDS(nesting_too_deep, "QEMU_RCU_DEPTH_UNREGISTERED to reach by nesting");
     return tu_done();
 }
