@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -494,8 +495,10 @@ def test_undocumented_failure_on_qemus_core(tmp_path: Path) -> None:
                         cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     rows = our_rows(result.stdout)
-    assert rows["test_callbacks fifo_one_producer"].split() == ["FAIL", "FAIL"], \
-        result.stdout
+    # Each build fails the check, or crashes: run last first, the drain's own
+    # callback can return before the test's, which then touch freed nodes.
+    verdicts = re.findall(r"FAIL|CRASH \(SIG\w+\)", rows["test_callbacks fifo_one_producer"])
+    assert len(verdicts) == 2, result.stdout
     assert rows["test_registration first_lock_registers"].startswith("differs: fails"), \
         result.stdout
     assert "callbacks out of order" in result.stdout
