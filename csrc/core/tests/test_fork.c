@@ -392,7 +392,7 @@ static void fork_while_a_producer_is_half_way(void)
     tu_store(&in_gap, 0);
     __atomic_store_n(&qemu_rcu_test_enqueue_gap, hold_producer_in_gap, __ATOMIC_RELEASE);
     pthread_create(&tid, NULL, producer_held_in_gap, NULL);
-    CHECK(tu_wait_int(&in_gap, 1, TU_SOON_MS));
+    tu_wait_started(&in_gap, 1, "the producer to stop half-way through call_rcu1");
     pid = fork_child();
     if (pid == 0) {
         _exit(child_write_side_works());

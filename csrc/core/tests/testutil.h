@@ -433,13 +433,15 @@ static inline bool tu_async_done(struct tu_async *a)
     return tu_load(&a->done) != 0;
 }
 
-/* Join a that must finish within timeout_ms; if it does not, the program
- * cannot clean up (the thread is stuck in the core), so it stops. */
+/* Join a, which must finish.  After timeout_ms the wait is only noted and
+ * goes on: a loaded machine can stall a thread for seconds, and what these
+ * tests catch is a writer that never returns, which the watchdog ends. */
 static inline void tu_async_join(struct tu_async *a, long timeout_ms,
                                  const char *what)
 {
     if (!tu_wait_int(&a->done, 1, timeout_ms)) {
-        FATAL("%s still blocked after %ld ms", what, timeout_ms);
+        printf("# still waiting for %s after %ld ms\n", what, timeout_ms);
+        fflush(stdout);
     }
     pthread_join(a->tid, NULL);
 }
