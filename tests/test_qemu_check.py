@@ -447,6 +447,13 @@ def our_rows(stdout: str) -> Dict[str, str]:
     return rows
 
 
+def listed_differences(row: str) -> int:
+    """How many of a row's cells are a listed difference that showed, or did
+    not this time: a writer that should wait for an unregistered reader can
+    still see it leave first, when the machine stalls the writer."""
+    return len(re.findall(r"differs: fails|pass \(documented to differ\)", row))
+
+
 @needs_glib
 def test_our_tests_on_a_qemu_like_core(tmp_path: Path) -> None:
     tree = make_tree(tmp_path / "qemu")
@@ -457,8 +464,7 @@ def test_our_tests_on_a_qemu_like_core(tmp_path: Path) -> None:
     rows = our_rows(result.stdout)
     assert rows["test_guards lock_held"].split()[::2] == ["pass", "pass"], rows
     assert rows["test_guards two_guards_in_one_scope"].split() == ["skip", "skip"]
-    assert rows["test_registration first_lock_registers"].split() == \
-        ["differs:", "fails", "differs:", "fails"]
+    assert listed_differences(rows["test_registration first_lock_registers"]) == 2, rows
     # Listed, but this small core keeps the counter at full width.
     assert rows["test_counter snapshot_is_full_width"].count(
         "pass (documented to differ)") == 2
@@ -499,7 +505,7 @@ def test_undocumented_failure_on_qemus_core(tmp_path: Path) -> None:
     # callback can return before the test's, which then touch freed nodes.
     verdicts = re.findall(r"FAIL|CRASH \(SIG\w+\)", rows["test_callbacks fifo_one_producer"])
     assert len(verdicts) == 2, result.stdout
-    assert rows["test_registration first_lock_registers"].startswith("differs: fails"), \
+    assert listed_differences(rows["test_registration first_lock_registers"]) == 2, \
         result.stdout
     assert "callbacks out of order" in result.stdout
     assert "not a listed difference; its output ends" in result.stdout
