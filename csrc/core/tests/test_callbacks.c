@@ -66,8 +66,9 @@ static void never_blocks_inside_section(void)
         call_rcu1(&nodes[i].head, count_cb);
     }
     ms = tu_elapsed_ms(t0);
+    /* How long is the bench's business: a call_rcu1 that waited for this
+     * section would never return, and the watchdog fails the program. */
     NOTE("%d call_rcu1 inside a section: %.2f ms", NB_CALLBACKS, ms);
-    CHECKF(ms < 2000, "call_rcu1 took %.0f ms", ms);
     tu_sleep_ms(50);
     CHECKF(tu_load(&count_ran) == 0, "%d callbacks ran while a section "
            "older than them was open", tu_load(&count_ran));
