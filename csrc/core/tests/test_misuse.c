@@ -51,21 +51,31 @@ static void child_unlock_twice(void)
     rcu_read_unlock();
 }
 
-/* The same on threads that are not registered: one that never locked, and
- * one that has unregistered. */
-static void *unlock_only(void *arg)
+/* Runs fn on a thread of its own and waits for it: the same mistakes away
+ * from the main thread, which the core registered when it loaded. */
+static void (*new_thread_fn)(void);
+
+static void *new_thread_main(void *arg)
 {
     (void)arg;
-    rcu_read_unlock();
+    new_thread_fn();
     return NULL;
 }
 
-static void child_unlock_on_new_thread(void)
+static void on_new_thread(void (*fn)(void))
 {
     pthread_t tid;
 
-    tu_thread_start(&tid, unlock_only, NULL);
+    new_thread_fn = fn;
+    tu_thread_start(&tid, new_thread_main, NULL);
     pthread_join(tid, NULL);
+}
+
+/* The same on threads that are not registered: one that never locked, and
+ * one that has unregistered. */
+static void child_unlock_on_new_thread(void)
+{
+    on_new_thread(child_unlock_without_lock);
 }
 
 static void child_unlock_after_unregister(void)
@@ -184,19 +194,9 @@ static void unregister_inside_section(void)
 }
 
 /* The same mistakes on a thread other than the main one. */
-static void *sync_in_section_thread(void *arg)
-{
-    (void)arg;
-    child_sync_in_section();
-    return NULL;
-}
-
 static void child_thread_sync_in_section(void)
 {
-    pthread_t t;
-
-    tu_thread_start(&t, sync_in_section_thread, NULL);
-    pthread_join(t, NULL);
+    on_new_thread(child_sync_in_section);
 }
 
 static void misuse_on_other_thread(void)
